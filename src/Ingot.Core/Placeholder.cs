@@ -1,0 +1,1 @@
+namespace Ingot; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace Ingot.DuckDb; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace Ingot.S3; internal static class Placeholder { }

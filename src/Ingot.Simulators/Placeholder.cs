@@ -1,0 +1,1 @@
+namespace Ingot.Simulators; internal static class Placeholder { }
