@@ -1,1 +1,0 @@
-namespace Ingot; internal static class Placeholder { }

@@ -1,0 +1,155 @@
+namespace Ingot.Storage;
+
+/// <summary>Files on a local disk. Atomic by temp name in the same folder, fsync, rename, fsync of the folder.</summary>
+public sealed class LocalBlobStore : IBlobStore
+{
+    public const string TempPrefix = "_tmp_";
+    private readonly string _root;
+
+    public LocalBlobStore(string root)
+    {
+        Root = root;
+        _root = Path.GetFullPath(root);
+    }
+
+    public string Root { get; }
+
+    public string FullPath(string path) => Path.Combine(_root, path.Replace('/', Path.DirectorySeparatorChar));
+
+    public async Task WriteAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        var target = FullPath(path);
+        var dir = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $"{TempPrefix}{Path.GetFileName(target)}.{Guid.NewGuid():N}");
+        try
+        {
+            await using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await fs.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, target, overwrite: true);
+            FsyncDirectory(dir);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    public Task PutFileAsync(string path, string localFile, CancellationToken cancellationToken)
+    {
+        var target = FullPath(path);
+        var dir = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(dir);
+        // Make the bytes durable before the name appears.
+        using (var fs = new FileStream(localFile, FileMode.Open, FileAccess.ReadWrite))
+        {
+            fs.Flush(flushToDisk: true);
+        }
+        var sameDir = string.Equals(Path.GetDirectoryName(Path.GetFullPath(localFile)), dir, StringComparison.Ordinal);
+        if (!sameDir)
+        {
+            // Copy to a temp name beside the target first: a cross-device move is not atomic.
+            var temp = Path.Combine(dir, $"{TempPrefix}{Path.GetFileName(target)}.{Guid.NewGuid():N}");
+            File.Copy(localFile, temp);
+            using (var fs = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
+            File.Delete(localFile);
+            localFile = temp;
+        }
+        File.Move(localFile, target, overwrite: true);
+        FsyncDirectory(dir);
+        return Task.CompletedTask;
+    }
+
+    public Task<Stream?> OpenReadAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = FullPath(path);
+        return Task.FromResult<Stream?>(File.Exists(full) ? new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous) : null);
+    }
+
+    public async IAsyncEnumerable<BlobInfo> ListAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var start = FullPath(prefix);
+        if (!Directory.Exists(start)) yield break;
+        foreach (var file in Directory.EnumerateFiles(start, "*", SearchOption.AllDirectories))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var rel = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+            yield return new BlobInfo(rel, new FileInfo(file).Length);
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public Task DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        TryDelete(FullPath(path));
+        return Task.CompletedTask;
+    }
+
+    public Task<int> RemoveStaleTempsAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var start = FullPath(prefix);
+        var removed = 0;
+        if (!Directory.Exists(start)) return Task.FromResult(0);
+        foreach (var file in Directory.EnumerateFiles(start, "*", SearchOption.AllDirectories))
+        {
+            var rel = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+            if (IsTemp(rel))
+            {
+                TryDelete(file);
+                removed++;
+            }
+        }
+        return Task.FromResult(removed);
+    }
+
+    public string LocalScratchFor(string path)
+    {
+        // Same folder as the target, so the final rename never crosses a device.
+        var dir = Path.GetDirectoryName(FullPath(path))!;
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    public static bool IsTemp(string relativePath) =>
+        Path.GetFileName(relativePath).StartsWith(TempPrefix, StringComparison.Ordinal)
+        || relativePath.StartsWith("_tmp/", StringComparison.Ordinal)
+        || relativePath.Contains("/_tmp/", StringComparison.Ordinal);
+
+    private static void TryDelete(string file)
+    {
+        try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static void FsyncDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        try
+        {
+            using var handle = File.OpenHandle(dir, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.None);
+            RandomAccess.FlushToDisk(handle);
+        }
+        catch (UnauthorizedAccessException) { }
+        catch (IOException) { }
+    }
+}
+
+/// <summary>Opens local folders; other openers (S3) are registered by the composition root.</summary>
+public sealed class BlobStores(IEnumerable<IBlobStoreOpener> openers)
+{
+    private readonly IBlobStoreOpener[] _openers = openers.ToArray();
+
+    public IBlobStore Open(string root, StoreOptions options)
+    {
+        foreach (var opener in _openers)
+        {
+            if (opener.CanOpen(root)) return opener.Open(root, options);
+        }
+        if (root.Contains("://", StringComparison.Ordinal))
+            throw new InvalidOperationException($"no store can open '{root}' (supported: local folders, s3://bucket/prefix)");
+        return new LocalBlobStore(root);
+    }
+}
