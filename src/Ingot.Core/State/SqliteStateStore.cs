@@ -1,0 +1,463 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Ingot.Destinations;
+using Microsoft.Data.Sqlite;
+
+namespace Ingot.State;
+
+/// <summary>
+/// The embedded state store: one SQLite file (WAL, synchronous=FULL so a committed checkpoint survives a
+/// power cut). One connection, calls serialised; several processes coordinate through SQLite's own locks.
+/// </summary>
+public sealed class SqliteStateStore : IStateStore
+{
+    /// <summary>Ordered migrations; index + 1 is the schema version. Append only: a user's file must survive upgrades.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE runs (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+            status TEXT NOT NULL, exit_code INTEGER, args TEXT NOT NULL, summary TEXT);
+        CREATE INDEX runs_pipeline ON runs (pipeline, started_at);
+        CREATE TABLE chunks (pipeline TEXT NOT NULL, chunk_key TEXT NOT NULL, stream TEXT NOT NULL, status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, split TEXT, records INTEGER NOT NULL DEFAULT 0,
+            run_id TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (pipeline, chunk_key));
+        CREATE TABLE chunk_files (pipeline TEXT NOT NULL, chunk_key TEXT NOT NULL, destination TEXT NOT NULL, path TEXT NOT NULL,
+            state TEXT NOT NULL, sha256 TEXT, bytes INTEGER, PRIMARY KEY (pipeline, destination, path));
+        CREATE INDEX chunk_files_chunk ON chunk_files (pipeline, chunk_key);
+        CREATE TABLE watermarks (pipeline TEXT NOT NULL, stream TEXT NOT NULL, value TEXT NOT NULL, record_count INTEGER NOT NULL,
+            updated_at TEXT NOT NULL, PRIMARY KEY (pipeline, stream));
+        CREATE TABLE quota_usage (scope TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (scope, day));
+        CREATE TABLE leases (pipeline TEXT PRIMARY KEY, run_id TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+            process_start TEXT NOT NULL, heartbeat_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+        """,
+    ];
+
+    private readonly SqliteConnection _connection;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TimeProvider _time;
+
+    private SqliteStateStore(SqliteConnection connection, string path, TimeProvider time)
+    {
+        _connection = connection;
+        _time = time;
+        Describe = $"sqlite:{path}";
+    }
+
+    public string Describe { get; }
+
+    public static int SchemaVersion => Migrations.Length;
+
+    public static SqliteStateStore Open(string path, TimeProvider time)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
+        connection.Open();
+        Exec(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;");
+        Migrate(connection);
+        return new SqliteStateStore(connection, path, time);
+    }
+
+    private static void Migrate(SqliteConnection connection)
+    {
+        Exec(connection, "BEGIN IMMEDIATE");
+        try
+        {
+            Exec(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+            var current = Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+            if (current > Migrations.Length)
+                throw new InvalidOperationException($"the state database has schema version {current}, newer than this ingot ({Migrations.Length}); upgrade ingot");
+            for (var v = current; v < Migrations.Length; v++)
+            {
+                Exec(connection, Migrations[v]);
+                Exec(connection, $"INSERT INTO schema_version (version) VALUES ({v + 1})");
+            }
+            Exec(connection, "COMMIT");
+        }
+        catch
+        {
+            Exec(connection, "ROLLBACK");
+            throw;
+        }
+    }
+
+    private static void Exec(SqliteConnection connection, string sql)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private string Now() => Ts(_time.GetUtcNow());
+    private static string Ts(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
+    private static DateTimeOffset ParseTs(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    private async Task<T> WithLockAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private Task WithLockAsync(Action work, CancellationToken cancellationToken) =>
+        WithLockAsync(() => { work(); return true; }, cancellationToken);
+
+    private T InTransaction<T>(Func<SqliteTransaction, T> work)
+    {
+        // BEGIN IMMEDIATE: take the write lock up front so two processes never deadlock upgrading a read lock.
+        using var tx = _connection.BeginTransaction(deferred: false);
+        var result = work(tx);
+        tx.Commit();
+        return result;
+    }
+
+    private SqliteCommand Command(string sql, SqliteTransaction? tx, params (string Name, object? Value)[] args)
+    {
+        var cmd = _connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Transaction = tx;
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+
+    // ---- leases ----
+
+    public Task<LeaseResult> TryAcquireLeaseAsync(string pipeline, Guid runId, TimeSpan ttl, CancellationToken cancellationToken) =>
+        WithLockAsync(() => InTransaction(tx =>
+        {
+            var me = ProcessIdentity.Current;
+            var now = _time.GetUtcNow();
+            LeaseHolder? holder = null;
+            string? holderStart = null;
+            using (var cmd = Command("SELECT run_id, host, pid, process_start, heartbeat_at, expires_at FROM leases WHERE pipeline = $p", tx, ("$p", pipeline)))
+            using (var r = cmd.ExecuteReader())
+            {
+                if (r.Read())
+                {
+                    holder = new LeaseHolder(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetInt32(2), ParseTs(r.GetString(4)), ParseTs(r.GetString(5)));
+                    holderStart = r.GetString(3);
+                }
+            }
+            var tookOver = false;
+            if (holder is not null)
+            {
+                var expired = holder.ExpiresAt <= now;
+                // Same host and the process is gone (kill -9): take over at once rather than wait for expiry.
+                var dead = holder.Host == me.Host && !ProcessIdentity.IsAlive(holder.Pid, holderStart!);
+                if (!expired && !dead) return new LeaseResult(false, holder, false);
+                tookOver = true;
+            }
+            using (var up = Command(
+                """
+                INSERT INTO leases (pipeline, run_id, host, pid, process_start, heartbeat_at, expires_at) VALUES ($p, $r, $h, $pid, $ps, $now, $exp)
+                ON CONFLICT (pipeline) DO UPDATE SET run_id = $r, host = $h, pid = $pid, process_start = $ps, heartbeat_at = $now, expires_at = $exp
+                """, tx, ("$p", pipeline), ("$r", runId.ToString()), ("$h", me.Host), ("$pid", me.Pid), ("$ps", me.StartToken), ("$now", Ts(now)), ("$exp", Ts(now + ttl))))
+            {
+                up.ExecuteNonQuery();
+            }
+            return new LeaseResult(true, holder, tookOver);
+        }), cancellationToken);
+
+    public Task<bool> RenewLeaseAsync(string pipeline, Guid runId, TimeSpan ttl, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            var now = _time.GetUtcNow();
+            using var cmd = Command("UPDATE leases SET heartbeat_at = $now, expires_at = $exp WHERE pipeline = $p AND run_id = $r", null,
+                ("$now", Ts(now)), ("$exp", Ts(now + ttl)), ("$p", pipeline), ("$r", runId.ToString()));
+            return cmd.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    public Task ReleaseLeaseAsync(string pipeline, Guid runId, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("DELETE FROM leases WHERE pipeline = $p AND run_id = $r", null, ("$p", pipeline), ("$r", runId.ToString()));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    // ---- runs ----
+
+    public Task StartRunAsync(RunRecord run, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("INSERT INTO runs (run_id, pipeline, started_at, status, args) VALUES ($r, $p, $s, $st, $a)", null,
+                ("$r", run.RunId.ToString()), ("$p", run.Pipeline), ("$s", Ts(run.StartedAt)), ("$st", run.Status), ("$a", run.Args));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task FinishRunAsync(Guid runId, string status, int exitCode, string summaryJson, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("UPDATE runs SET finished_at = $f, status = $st, exit_code = $e, summary = $s WHERE run_id = $r", null,
+                ("$f", Now()), ("$st", status), ("$e", exitCode), ("$s", summaryJson), ("$r", runId.ToString()));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? pipeline, int limit, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<RunRecord>>(() =>
+        {
+            using var cmd = Command(
+                "SELECT run_id, pipeline, started_at, finished_at, status, exit_code, args, summary FROM runs WHERE ($p IS NULL OR pipeline = $p) ORDER BY started_at DESC LIMIT $l",
+                null, ("$p", pipeline), ("$l", limit));
+            using var r = cmd.ExecuteReader();
+            var list = new List<RunRecord>();
+            while (r.Read())
+            {
+                list.Add(new RunRecord(Guid.Parse(r.GetString(0)), r.GetString(1), ParseTs(r.GetString(2)), r.IsDBNull(3) ? null : ParseTs(r.GetString(3)),
+                    r.GetString(4), r.IsDBNull(5) ? null : r.GetInt32(5), r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)));
+            }
+            return list;
+        }, cancellationToken);
+
+    // ---- chunks ----
+
+    public Task<IReadOnlyDictionary<string, ChunkState>> GetChunksAsync(string pipeline, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyDictionary<string, ChunkState>>(() =>
+        {
+            var files = new Dictionary<string, List<LandedFile>>(StringComparer.Ordinal);
+            using (var fc = Command("SELECT chunk_key, destination, path, sha256, bytes FROM chunk_files WHERE pipeline = $p AND state = 'committed' ORDER BY destination, path", null, ("$p", pipeline)))
+            using (var fr = fc.ExecuteReader())
+            {
+                while (fr.Read())
+                {
+                    var key = fr.GetString(0);
+                    if (!files.TryGetValue(key, out var list)) files[key] = list = [];
+                    list.Add(new LandedFile(fr.GetString(1), fr.GetString(2), fr.IsDBNull(3) ? "" : fr.GetString(3), fr.IsDBNull(4) ? 0 : fr.GetInt64(4)));
+                }
+            }
+            var result = new Dictionary<string, ChunkState>(StringComparer.Ordinal);
+            using var cmd = Command("SELECT chunk_key, stream, status, attempts, last_error, split, records, run_id, updated_at FROM chunks WHERE pipeline = $p", null, ("$p", pipeline));
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var key = r.GetString(0);
+                result[key] = new ChunkState(pipeline, key, r.GetString(1), Enum.Parse<ChunkStatus>(r.GetString(2), ignoreCase: true), r.GetInt32(3),
+                    r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.GetInt64(6),
+                    r.IsDBNull(7) ? null : Guid.Parse(r.GetString(7)), ParseTs(r.GetString(8)), files.TryGetValue(key, out var f) ? f : []);
+            }
+            return result;
+        }, cancellationToken);
+
+    public Task MarkChunkRunningAsync(string pipeline, string key, string stream, Guid runId, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command(
+                """
+                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, run_id, updated_at) VALUES ($p, $k, $s, 'running', 1, $r, $now)
+                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET status = 'running', attempts = attempts + 1, run_id = $r, updated_at = $now
+                """, null, ("$p", pipeline), ("$k", key), ("$s", stream), ("$r", runId.ToString()), ("$now", Now()));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("UPDATE chunks SET split = $s, updated_at = $now WHERE pipeline = $p AND chunk_key = $k", null,
+                ("$s", split), ("$now", Now()), ("$p", pipeline), ("$k", key));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            // A path already committed (same name rewritten) stays committed; anything else is pending until the commit.
+            using var cmd = Command(
+                """
+                INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state) VALUES ($p, $k, $d, $path, 'pending')
+                ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = CASE WHEN state = 'obsolete' THEN 'pending' ELSE state END
+                """, null, ("$p", pipeline), ("$k", key), ("$d", destination), ("$path", path));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, Guid runId, long records, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx =>
+        {
+            var keep = files.Select(f => (f.Destination, f.Path)).ToHashSet();
+            using (var mark = Command("UPDATE chunk_files SET state = 'obsolete' WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", key)))
+            {
+                mark.ExecuteNonQuery();
+            }
+            foreach (var f in files)
+            {
+                using var up = Command(
+                    """
+                    INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state, sha256, bytes) VALUES ($p, $k, $d, $path, 'committed', $h, $b)
+                    ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = 'committed', sha256 = $h, bytes = $b
+                    """, tx, ("$p", pipeline), ("$k", key), ("$d", f.Destination), ("$path", f.Path), ("$h", f.Sha256), ("$b", f.Bytes));
+                up.ExecuteNonQuery();
+            }
+            using (var c = Command(
+                """
+                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, records, run_id, updated_at) VALUES ($p, $k, '', 'done', 1, $n, $r, $now)
+                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET status = 'done', last_error = NULL, records = $n, run_id = $r, updated_at = $now
+                """, tx, ("$p", pipeline), ("$k", key), ("$n", records), ("$r", runId.ToString()), ("$now", Now())))
+            {
+                c.ExecuteNonQuery();
+            }
+            return ObsoleteFor(pipeline, key, tx);
+        }), cancellationToken);
+
+    public Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, Guid runId, string error, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx =>
+        {
+            using (var c = Command("UPDATE chunks SET status = 'failed', last_error = $e, run_id = $r, updated_at = $now WHERE pipeline = $p AND chunk_key = $k", tx,
+                ("$e", error), ("$r", runId.ToString()), ("$now", Now()), ("$p", pipeline), ("$k", key)))
+            {
+                c.ExecuteNonQuery();
+            }
+            return AbandonPending(pipeline, key, tx);
+        }), cancellationToken);
+
+    public Task<IReadOnlyList<PendingDeletion>> ReleaseChunkAsync(string pipeline, string key, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx =>
+        {
+            // An interrupted attempt does not count: the chunk goes back to what it was (done stays done on a cancelled refresh).
+            using (var c = Command(
+                """
+                UPDATE chunks SET status = CASE WHEN EXISTS (SELECT 1 FROM chunk_files f WHERE f.pipeline = $p AND f.chunk_key = $k AND f.state = 'committed') THEN 'done' ELSE 'pending' END,
+                    attempts = MAX(attempts - 1, 0), updated_at = $now WHERE pipeline = $p AND chunk_key = $k AND status = 'running'
+                """, tx, ("$now", Now()), ("$p", pipeline), ("$k", key)))
+            {
+                c.ExecuteNonQuery();
+            }
+            return AbandonPending(pipeline, key, tx);
+        }), cancellationToken);
+
+    private List<PendingDeletion> AbandonPending(string pipeline, string key, SqliteTransaction tx)
+    {
+        using (var mark = Command("UPDATE chunk_files SET state = 'obsolete' WHERE pipeline = $p AND chunk_key = $k AND state = 'pending'", tx, ("$p", pipeline), ("$k", key)))
+        {
+            mark.ExecuteNonQuery();
+        }
+        return ObsoleteFor(pipeline, key, tx);
+    }
+
+    private List<PendingDeletion> ObsoleteFor(string pipeline, string key, SqliteTransaction tx)
+    {
+        using var q = Command("SELECT destination, path FROM chunk_files WHERE pipeline = $p AND chunk_key = $k AND state = 'obsolete'", tx, ("$p", pipeline), ("$k", key));
+        using var r = q.ExecuteReader();
+        var list = new List<PendingDeletion>();
+        while (r.Read()) list.Add(new PendingDeletion(pipeline, key, r.GetString(0), r.GetString(1)));
+        return list;
+    }
+
+    public Task<IReadOnlyList<PendingDeletion>> PendingDeletionsAsync(string pipeline, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<PendingDeletion>>(() =>
+        {
+            using var q = Command("SELECT chunk_key, destination, path FROM chunk_files WHERE pipeline = $p AND state = 'obsolete'", null, ("$p", pipeline));
+            using var r = q.ExecuteReader();
+            var list = new List<PendingDeletion>();
+            while (r.Read()) list.Add(new PendingDeletion(pipeline, r.GetString(0), r.GetString(1), r.GetString(2)));
+            return list;
+        }, cancellationToken);
+
+    public Task ForgetDeletionAsync(PendingDeletion deletion, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("DELETE FROM chunk_files WHERE pipeline = $p AND destination = $d AND path = $path AND state = 'obsolete'", null,
+                ("$p", deletion.Pipeline), ("$d", deletion.Destination), ("$path", deletion.Path));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    // ---- watermarks ----
+
+    public Task SetWatermarkAsync(string pipeline, string stream, string value, long recordCount, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command(
+                """
+                INSERT INTO watermarks (pipeline, stream, value, record_count, updated_at) VALUES ($p, $s, $v, $n, $now)
+                ON CONFLICT (pipeline, stream) DO UPDATE SET value = $v, record_count = $n, updated_at = $now
+                """, null, ("$p", pipeline), ("$s", stream), ("$v", value), ("$n", recordCount), ("$now", Now()));
+            cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<Watermark>> GetWatermarksAsync(string pipeline, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<Watermark>>(() =>
+        {
+            using var cmd = Command("SELECT stream, value, record_count, updated_at FROM watermarks WHERE pipeline = $p ORDER BY stream", null, ("$p", pipeline));
+            using var r = cmd.ExecuteReader();
+            var list = new List<Watermark>();
+            while (r.Read()) list.Add(new Watermark(pipeline, r.GetString(0), r.GetString(1), r.GetInt64(2), ParseTs(r.GetString(3))));
+            return list;
+        }, cancellationToken);
+
+    // ---- quota ----
+
+    public Task<long> GetQuotaUsageAsync(string scope, DateOnly day, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("SELECT used FROM quota_usage WHERE scope = $s AND day = $d", null, ("$s", scope), ("$d", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
+            return cmd.ExecuteScalar() is long n ? n : 0L;
+        }, cancellationToken);
+
+    public Task<bool> TryReserveQuotaAsync(string scope, DateOnly day, long quota, CancellationToken cancellationToken) =>
+        WithLockAsync(() => InTransaction(tx =>
+        {
+            var d = day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            using (var q = Command("SELECT used FROM quota_usage WHERE scope = $s AND day = $d", tx, ("$s", scope), ("$d", d)))
+            {
+                if ((q.ExecuteScalar() is long used ? used : 0L) >= quota) return false;
+            }
+            using var up = Command("INSERT INTO quota_usage (scope, day, used) VALUES ($s, $d, 1) ON CONFLICT (scope, day) DO UPDATE SET used = used + 1", tx, ("$s", scope), ("$d", d));
+            up.ExecuteNonQuery();
+            return true;
+        }), cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+            _gate.Dispose();
+        }
+    }
+}
+
+/// <summary>Who holds a lease: host, pid and a process start token so a reused pid is not mistaken for the holder.</summary>
+internal sealed record ProcessIdentity(string Host, int Pid, string StartToken)
+{
+    public static ProcessIdentity Current { get; } = new(Environment.MachineName, Environment.ProcessId, StartTokenOf(Environment.ProcessId) ?? "?");
+
+    public static bool IsAlive(int pid, string startToken)
+    {
+        var token = StartTokenOf(pid);
+        return token is not null && (startToken == "?" || token == startToken);
+    }
+
+    private static string? StartTokenOf(int pid)
+    {
+        try
+        {
+            // Field 22 of /proc/<pid>/stat is the start time in clock ticks since boot: unique per process.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var afterComm = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (afterComm.Length > 19 && afterComm[0] != "Z") return afterComm[19];
+            return null;
+        }
+        catch (IOException)
+        {
+            try
+            {
+                using var p = Process.GetProcessById(pid);
+                return p.HasExited ? null : "?";
+            }
+            catch (ArgumentException)
+            {
+                return null;
+            }
+        }
+    }
+}
