@@ -15,7 +15,8 @@ public sealed record ChunkState(
     long Records,
     Guid? RunId,
     DateTimeOffset UpdatedAt,
-    IReadOnlyList<LandedFile> Files);
+    IReadOnlyList<LandedFile> Files,
+    DateTimeOffset? CoveredTo);
 
 public sealed record RunRecord(
     Guid RunId,
@@ -57,7 +58,7 @@ public interface IStateStore : IAsyncDisposable
     Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken);
 
     /// <summary>Marks the chunk done with exactly these files, in one transaction; returns the journaled files it no longer keeps.</summary>
-    Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, Guid runId, long records, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken);
+    Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken);
 
     /// <summary>Marks the chunk failed; returns the files an unfinished attempt journaled that no commit keeps.</summary>
     Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, Guid runId, string error, CancellationToken cancellationToken);

@@ -21,7 +21,7 @@ public sealed class SqliteStateStore : IStateStore
         CREATE INDEX runs_pipeline ON runs (pipeline, started_at);
         CREATE TABLE chunks (pipeline TEXT NOT NULL, chunk_key TEXT NOT NULL, stream TEXT NOT NULL, status TEXT NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, split TEXT, records INTEGER NOT NULL DEFAULT 0,
-            run_id TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (pipeline, chunk_key));
+            run_id TEXT, updated_at TEXT NOT NULL, covered_to TEXT, PRIMARY KEY (pipeline, chunk_key));
         CREATE TABLE chunk_files (pipeline TEXT NOT NULL, chunk_key TEXT NOT NULL, destination TEXT NOT NULL, path TEXT NOT NULL,
             state TEXT NOT NULL, sha256 TEXT, bytes INTEGER, PRIMARY KEY (pipeline, destination, path));
         CREATE INDEX chunk_files_chunk ON chunk_files (pipeline, chunk_key);
@@ -233,14 +233,15 @@ public sealed class SqliteStateStore : IStateStore
                 }
             }
             var result = new Dictionary<string, ChunkState>(StringComparer.Ordinal);
-            using var cmd = Command("SELECT chunk_key, stream, status, attempts, last_error, split, records, run_id, updated_at FROM chunks WHERE pipeline = $p", null, ("$p", pipeline));
+            using var cmd = Command("SELECT chunk_key, stream, status, attempts, last_error, split, records, run_id, updated_at, covered_to FROM chunks WHERE pipeline = $p", null, ("$p", pipeline));
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
                 var key = r.GetString(0);
                 result[key] = new ChunkState(pipeline, key, r.GetString(1), Enum.Parse<ChunkStatus>(r.GetString(2), ignoreCase: true), r.GetInt32(3),
                     r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.GetInt64(6),
-                    r.IsDBNull(7) ? null : Guid.Parse(r.GetString(7)), ParseTs(r.GetString(8)), files.TryGetValue(key, out var f) ? f : []);
+                    r.IsDBNull(7) ? null : Guid.Parse(r.GetString(7)), ParseTs(r.GetString(8)), files.TryGetValue(key, out var f) ? f : [],
+                    r.IsDBNull(9) ? null : ParseTs(r.GetString(9)));
             }
             return result;
         }, cancellationToken);
@@ -276,7 +277,7 @@ public sealed class SqliteStateStore : IStateStore
             cmd.ExecuteNonQuery();
         }, cancellationToken);
 
-    public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, Guid runId, long records, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
         WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx =>
         {
             var keep = files.Select(f => (f.Destination, f.Path)).ToHashSet();
@@ -295,9 +296,9 @@ public sealed class SqliteStateStore : IStateStore
             }
             using (var c = Command(
                 """
-                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, records, run_id, updated_at) VALUES ($p, $k, '', 'done', 1, $n, $r, $now)
-                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET status = 'done', last_error = NULL, records = $n, run_id = $r, updated_at = $now
-                """, tx, ("$p", pipeline), ("$k", key), ("$n", records), ("$r", runId.ToString()), ("$now", Now())))
+                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, records, run_id, updated_at, covered_to) VALUES ($p, $k, $s, 'done', 1, $n, $r, $now, $c)
+                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET status = 'done', last_error = NULL, records = $n, run_id = $r, updated_at = $now, covered_to = $c
+                """, tx, ("$p", pipeline), ("$k", key), ("$s", stream), ("$n", records), ("$r", runId.ToString()), ("$now", Now()), ("$c", Ts(coveredTo))))
             {
                 c.ExecuteNonQuery();
             }

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ingot.Records;
+
+namespace Ingot.Sources.Knmi;
+
+/// <summary>Reads KNMI EDR CoverageJSON (a CoverageCollection or a bare Coverage) into one record per (station, time).</summary>
+public static class CoverageJson
+{
+    /// <summary>Throws <see cref="FormatException"/> when the body is not a well-formed coverage.</summary>
+    public static List<Record> Parse(ReadOnlySpan<byte> body, DateTimeOffset from, DateTimeOffset to)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"body is not JSON ({e.Message})", e);
+        }
+        if (root is not JsonObject obj) throw new FormatException("body is not a JSON object");
+        var type = (string?)obj["type"];
+        var records = new List<Record>();
+        switch (type)
+        {
+            case "CoverageCollection":
+                if (obj["coverages"] is not JsonArray coverages) throw new FormatException("CoverageCollection without coverages");
+                foreach (var c in coverages)
+                {
+                    if (c is not JsonObject co) throw new FormatException("coverage is not an object");
+                    ReadCoverage(co, records, from, to);
+                }
+                break;
+            case "Coverage":
+                ReadCoverage(obj, records, from, to);
+                break;
+            default:
+                throw new FormatException($"unexpected body type '{type ?? "(none)"}'");
+        }
+        return records;
+    }
+
+    private static void ReadCoverage(JsonObject coverage, List<Record> records, DateTimeOffset from, DateTimeOffset to)
+    {
+        var station = (string?)coverage["eumetnet:locationId"] ?? throw new FormatException("coverage without eumetnet:locationId");
+        var axes = coverage["domain"]?["axes"] as JsonObject ?? throw new FormatException($"coverage {station} without domain axes");
+        var times = axes["t"]?["values"] as JsonArray ?? throw new FormatException($"coverage {station} without t axis");
+        var x = axes["x"]?["values"]?[0]?.GetValue<double>();
+        var y = axes["y"]?["values"]?[0]?.GetValue<double>();
+        var ranges = coverage["ranges"] as JsonObject ?? throw new FormatException($"coverage {station} without ranges");
+        var columns = new List<(string Name, JsonArray Values)>();
+        foreach (var (name, range) in ranges)
+        {
+            if (range?["values"] is not JsonArray values) throw new FormatException($"coverage {station}: range {name} without values");
+            if (values.Count != times.Count) throw new FormatException($"coverage {station}: range {name} has {values.Count} values for {times.Count} times");
+            columns.Add((name, values));
+        }
+        for (var i = 0; i < times.Count; i++)
+        {
+            var stamp = (string?)times[i] ?? throw new FormatException($"coverage {station}: null time");
+            if (!DateTimeOffset.TryParse(stamp, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+                throw new FormatException($"coverage {station}: bad time '{stamp}'");
+            if (t < from || t >= to) continue;
+            var fields = new JsonObject
+            {
+                ["station"] = station,
+                ["time"] = stamp,
+                ["lat"] = y,
+                ["lon"] = x,
+            };
+            foreach (var (name, values) in columns) fields[name] = values[i]?.DeepClone();
+            records.Add(new Record(fields, t));
+        }
+    }
+}

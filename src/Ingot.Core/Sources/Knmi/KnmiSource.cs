@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text.Json;
+using Ingot.Config;
+using Ingot.Destinations;
+using Ingot.Http;
+using Ingot.Records;
+using Ingot.State;
+
+namespace Ingot.Sources.Knmi;
+
+/// <summary>
+/// KNMI EDR (<c>type: knmi-edr</c>): station-group × time-window chunks under a data-point budget; a 413 splits
+/// the part in halves (time first, then stations) down to one station × one step, and the split is recorded.
+/// </summary>
+public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProvider time) : ISource
+{
+    public string SourceSystem => "knmi-edr";
+
+    public (DateTimeOffset Start, DateTimeOffset? End) ConfiguredRange => (spec.Start, spec.End);
+
+    public IReadOnlyList<Chunk> Plan(DateTimeOffset from, DateTimeOffset to) =>
+        KnmiPlanner.Plan(spec.Collection, spec.Stations, spec.Parameters.Count, spec.Step, spec.MaxDataPoints, spec.Start, from, to);
+
+    public IReadOnlyDictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new Dictionary<string, object>
+    {
+        ["collection"] = spec.Collection,
+        ["stations"] = chunks.SelectMany(c => c.Stations).Distinct().Count(),
+        ["parameters"] = spec.Parameters.Count,
+        ["years"] = chunks.Count == 0 ? "" : $"{chunks.Min(c => c.From).Year}-{chunks.Max(c => c.To).AddTicks(-1).Year}",
+        ["chunks"] = chunks.Count,
+        ["data_points"] = chunks.Sum(c => c.DataPoints),
+    };
+
+    internal sealed record Part(IReadOnlyList<string> Stations, DateTimeOffset From, DateTimeOffset To);
+
+    public async Task<ChunkData> FetchAsync(Chunk chunk, ChunkState? previous, IChunkProgress progress, CancellationToken cancellationToken)
+    {
+        var whole = new Part(chunk.Stations, chunk.From, chunk.To);
+        var queue = new LinkedList<Part>(RecordedSplit(previous?.Split, whole) ?? [whole]);
+        var done = new List<Part>();
+        var pages = new List<FetchedPage>();
+        while (queue.First is { } node)
+        {
+            var part = node.Value;
+            queue.RemoveFirst();
+            try
+            {
+                var page = await FetchPartAsync(chunk, part, part == whole ? chunk.Key : ChunkKeys.For(part.Stations, part.From, part.To), cancellationToken).ConfigureAwait(false);
+                if (page is not null) pages.Add(page);
+                done.Add(part);
+            }
+            catch (HttpFailure f) when (f.Kind == FailureKind.TooLarge)
+            {
+                var halves = Halve(part) ?? throw new HttpFailure(FailureKind.Permanent, f.Status,
+                    $"{f.Message} even for one station and one time step ({part.Stations[0]} at {part.From:O})");
+                queue.AddFirst(halves.Second);
+                queue.AddFirst(halves.First);
+                var leaves = done.Concat(queue).Select(p => new SplitPart([.. p.Stations], p.From, p.To)).ToList();
+                await progress.RecordSplitAsync(JsonSerializer.Serialize(new SplitRecord(whole.From, whole.To, leaves)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return new ChunkData(chunk.Key, chunk.Stream, chunk.From, pages);
+    }
+
+    private async Task<FetchedPage?> FetchPartAsync(Chunk chunk, Part part, string key, CancellationToken cancellationToken)
+    {
+        var url = Url(part);
+        List<Record>? records = null;
+        var noData = false;
+        var reply = await http.GetAsync(url, Headers, (status, body, contentType) =>
+        {
+            if (status == 404 && ResilientHttp.ApiMessage(body, contentType) is { } m && m.Contains("No data", StringComparison.OrdinalIgnoreCase))
+            {
+                noData = true;
+                return null;
+            }
+            if (status is < 200 or >= 300) return null;
+            try
+            {
+                records = CoverageJson.Parse(body, part.From, part.To);
+                return null;
+            }
+            catch (FormatException e)
+            {
+                // Truncated or HTML bodies are failed attempts: retried, never landed.
+                return new HttpFailure(FailureKind.Transient, status, $"unparsable body: {e.Message}");
+            }
+        }, chunk.Key, cancellationToken).ConfigureAwait(false);
+        if (noData || records is null) return null;
+        return new FetchedPage(key, reply.Body, $"GET {Redact.Url(url)}", reply.Status, time.GetUtcNow(), records);
+    }
+
+    private Dictionary<string, string> Headers => new() { ["Authorization"] = spec.ApiKey, ["Accept"] = "application/prs.coverage+json, application/json" };
+
+    internal Uri Url(Part part)
+    {
+        // EDR intervals are closed: [from, to) is asked as from/to−1s.
+        var datetime = $"{Stamp(part.From)}/{Stamp(part.To.AddSeconds(-1))}";
+        var ids = string.Join(',', part.Stations.Select(Uri.EscapeDataString));
+        var parameters = string.Join(',', spec.Parameters.Select(Uri.EscapeDataString));
+        return new Uri($"{spec.BaseUrl}/collections/{Uri.EscapeDataString(spec.Collection)}/locations/{ids}?datetime={datetime}&parameter-name={parameters}");
+    }
+
+    private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Time first (on the step grid), then stations; null at one station × one step.</summary>
+    private (Part First, Part Second)? Halve(Part part)
+    {
+        var steps = KnmiPlanner.Steps(part.From, part.To, spec.Step);
+        if (steps > 1)
+        {
+            var mid = part.From + TimeSpan.FromTicks(spec.Step.Ticks * (steps / 2));
+            return (part with { To = mid }, part with { From = mid });
+        }
+        if (part.Stations.Count > 1)
+        {
+            var half = part.Stations.Count / 2;
+            return (part with { Stations = part.Stations.Take(half).ToList() }, part with { Stations = part.Stations.Skip(half).ToList() });
+        }
+        return null;
+    }
+
+    internal sealed record SplitPart(string[] Stations, DateTimeOffset From, DateTimeOffset To);
+    internal sealed record SplitRecord(DateTimeOffset From, DateTimeOffset To, List<SplitPart> Parts);
+
+    private static List<Part>? RecordedSplit(string? json, Part whole)
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        var split = JsonSerializer.Deserialize<SplitRecord>(json);
+        // A split recorded for another window (the range grew) does not apply.
+        if (split is null || split.From != whole.From || split.To != whole.To) return null;
+        return split.Parts.Select(p => new Part(p.Stations, p.From, p.To)).ToList();
+    }
+
+    public void Dispose() => http.Dispose();
+}
