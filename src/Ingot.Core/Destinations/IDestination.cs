@@ -28,9 +28,19 @@ public sealed record ChunkData(
     DateTimeOffset From,
     IReadOnlyList<FetchedPage> Pages)
 {
+    /// <summary>The records to land (valid, or kept with their validation status).</summary>
     public IEnumerable<Record> Records => Pages.SelectMany(p => p.Records);
+
     public long RecordCount => Pages.Sum(p => (long)p.Records.Count);
+
+    /// <summary>Records that failed validation and go to the quarantine instead of the destinations.</summary>
+    public IReadOnlyList<QuarantinedRecord> Quarantine { get; init; } = [];
+
+    public long Quarantined => Quarantine.Count;
 }
+
+/// <summary>An invalid record with the reasons it failed validation.</summary>
+public sealed record QuarantinedRecord(Record Record, string PageKey, IReadOnlyList<string> Errors);
 
 /// <summary>A file a destination made durable, as recorded in the state store and checked by <c>ingot verify</c>.</summary>
 public sealed record LandedFile(string Destination, string Path, string Sha256, long Bytes);

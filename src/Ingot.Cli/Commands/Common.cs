@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Ingot.Config;
+using Ingot.Engine;
+
+namespace Ingot.Cli.Commands;
+
+internal static class Common
+{
+    public static Argument<string> PipelineArgument() => new("pipeline") { Description = "the pipeline YAML file" };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "machine-readable JSON output" };
+
+    /// <summary>Runs a command body; configuration errors print <c>file:line:col: message</c> and exit 2.</summary>
+    public static async Task<int> Guard(CliIo io, Func<Task<int>> body)
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (ConfigException e)
+        {
+            await io.Err.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        catch (LeaseHeldException e)
+        {
+            await io.Err.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.LeaseHeld;
+        }
+    }
+
+    public static (IngotSettings Settings, PipelineSpec Spec) Load(string file)
+    {
+        var settings = IngotSettings.Load(Directory.GetCurrentDirectory());
+        var spec = PipelineLoader.Load(file, settings.Environment);
+        Composition.RegisterSecrets(spec);
+        return (settings, spec);
+    }
+
+    public static DateTimeOffset? Instant(string? text, string option)
+    {
+        if (text is null) return null;
+        return Values.TryInstant(text, out var t) ? t : throw new ConfigException($"{option}: '{text}' is not a UTC time like 2024-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,82 @@
+using System.CommandLine;
+using Ingot.Cli.Output;
+using Ingot.Config;
+using Ingot.Engine;
+using Ingot.Http;
+using Spectre.Console;
+
+namespace Ingot.Cli.Commands;
+
+internal static class RunCommand
+{
+    public static Command Build(CliIo io)
+    {
+        var pipeline = Common.PipelineArgument();
+        var from = new Option<string?>("--from") { Description = "start of the range (UTC), default: the pipeline's start" };
+        var to = new Option<string?>("--to") { Description = "end of the range, exclusive (UTC), default: the pipeline's end or now" };
+        var refresh = new Option<bool>("--refresh") { Description = "re-fetch chunks already done and replace them atomically" };
+        var fullRefresh = new Option<bool>("--full-refresh") { Description = "re-fetch everything as a full load" };
+        var concurrency = new Option<int?>("--concurrency") { Description = "concurrent requests (overrides http.concurrency)" };
+        var logFormat = new Option<string?>("--log-format") { Description = "json or text (default: text on a terminal, json otherwise)" };
+        var command = new Command("run", "plan, skip done chunks, fetch, land, commit, summarise") { pipeline, from, to, refresh, fullRefresh, concurrency, logFormat };
+        command.SetAction((parse, _) => Common.Guard(io, async () =>
+        {
+            var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
+            var options = new RunOptions(
+                Common.Instant(parse.GetValue(from), "--from"),
+                Common.Instant(parse.GetValue(to), "--to"),
+                parse.GetValue(refresh),
+                parse.GetValue(fullRefresh),
+                parse.GetValue(concurrency),
+                string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+            if (options.Concurrency is < 1) throw new ConfigException("--concurrency must be at least 1");
+            var format = parse.GetValue(logFormat) ?? settings.LogFormat;
+            if (format is not (null or "json" or "text")) throw new ConfigException($"--log-format: '{format}' is not json or text");
+            return await RunPipelineAsync(io, settings, spec, options, format, io.Cancellation).ConfigureAwait(false);
+        }));
+        return command;
+    }
+
+    public static async Task<int> RunPipelineAsync(CliIo io, IngotSettings settings, PipelineSpec spec, RunOptions options, string? format, CancellationToken external)
+    {
+        var time = TimeProvider.System;
+        var destinations = Composition.Destinations(spec);
+        await using var state = Composition.OpenState(settings, time);
+        var runId = Guid.NewGuid();
+        var interactive = format != "json" && ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
+        using var log = new JsonLog(interactive ? null : io.Out, Path.Combine(settings.Home, "runs", $"{runId}.jsonl"), time, settings.LogLevel);
+        IRunObserver observer = interactive ? new FanOut(log, new ProgressBar(AnsiConsole.Console, time)) : log;
+        Runner? runner = null;
+        var info = new RunInfo(runId, spec.Name);
+        var httpSpec = options.Concurrency is { } c ? spec.Http with { Concurrency = c } : spec.Http;
+        using var client = Composition.HttpClient(httpSpec);
+        var quota = spec.Http.DailyQuota is { } q ? new StateQuotaGate(state, Composition.QuotaScope(spec), q, time) : null;
+        var http = new ResilientHttp(client, httpSpec, time, new HttpEvents(() => runner, observer, () => info), quota);
+        using var source = Composition.Source(spec, http, time);
+        runner = new Runner(spec, source, destinations, state, observer, time, runId);
+
+        // First Ctrl+C drains (in-flight chunks finish landing or roll back); a second one exits at once.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(external);
+        var presses = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (Interlocked.Increment(ref presses) == 1)
+            {
+                e.Cancel = true;
+                log.Write("warn", "Cancel requested: finishing or rolling back in-flight chunks", info, []);
+                stop.Cancel();
+            }
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var summary = await runner.RunAsync(options, stop.Token).ConfigureAwait(false);
+            return summary.ExitCode;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            foreach (var d in destinations) await d.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

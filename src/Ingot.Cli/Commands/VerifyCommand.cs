@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Text.Json;
+using Ingot.Destinations;
+
+namespace Ingot.Cli.Commands;
+
+/// <summary>Re-hashes every landed file against the state store and the raw manifests; exit 1 on any mismatch.</summary>
+internal static class VerifyCommand
+{
+    public static Command Build(CliIo io)
+    {
+        var pipeline = Common.PipelineArgument();
+        var json = Common.JsonOption();
+        var command = new Command("verify", "re-hash landed files against their manifests; report missing or altered files") { pipeline, json };
+        command.SetAction((parse, _) => Common.Guard(io, async () =>
+        {
+            var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
+            var ct = io.Cancellation;
+            var destinations = Composition.Destinations(spec);
+            await using var state = Composition.OpenState(settings, TimeProvider.System);
+            var chunks = await state.GetChunksAsync(spec.Name, ct).ConfigureAwait(false);
+            var problems = new List<(string Kind, string Destination, string Path, string Detail)>();
+            var checkedFiles = new HashSet<(string, string)>();
+            foreach (var chunk in chunks.Values.Where(c => c.Status == State.ChunkStatus.Done))
+            {
+                foreach (var f in chunk.Files)
+                {
+                    var dest = destinations.FirstOrDefault(d => d.Name == f.Destination);
+                    if (dest is null) continue;
+                    checkedFiles.Add((f.Destination, f.Path));
+                    var hash = await dest.HashAsync(f.Path, ct).ConfigureAwait(false);
+                    if (hash is null) problems.Add(("missing", f.Destination, f.Path, $"chunk {chunk.Key}"));
+                    else if (!string.Equals(hash, f.Sha256, StringComparison.OrdinalIgnoreCase)) problems.Add(("altered", f.Destination, f.Path, $"sha256 {hash}, expected {f.Sha256}"));
+                }
+            }
+            // The raw manifests stand on their own: they verify the archive even without the state store.
+            foreach (var raw in destinations.OfType<RawDestination>())
+            {
+                await foreach (var blob in raw.Store.ListAsync($"{spec.Name}/raw", ct).ConfigureAwait(false))
+                {
+                    if (!blob.Path.Contains("/_manifests/", StringComparison.Ordinal) || !blob.Path.EndsWith(".json", StringComparison.Ordinal)) continue;
+                    await using var s = await raw.Store.OpenReadAsync(blob.Path, ct).ConfigureAwait(false);
+                    if (s is null) continue;
+                    Manifest? manifest;
+                    try
+                    {
+                        manifest = await JsonSerializer.DeserializeAsync<Manifest>(s, ManifestJson.Options, ct).ConfigureAwait(false);
+                    }
+                    catch (JsonException e)
+                    {
+                        problems.Add(("altered", raw.Name, blob.Path, $"manifest unreadable: {e.Message}"));
+                        continue;
+                    }
+                    foreach (var entry in manifest?.Files ?? [])
+                    {
+                        if (checkedFiles.Contains((raw.Name, entry.Path))) continue;
+                        checkedFiles.Add((raw.Name, entry.Path));
+                        var hash = await raw.HashAsync(entry.Path, ct).ConfigureAwait(false);
+                        if (hash is null) problems.Add(("missing", raw.Name, entry.Path, $"manifest {blob.Path}"));
+                        else if (!string.Equals(hash, entry.Sha256, StringComparison.OrdinalIgnoreCase)) problems.Add(("altered", raw.Name, entry.Path, $"sha256 {hash}, expected {entry.Sha256}"));
+                    }
+                }
+            }
+            if (parse.GetValue(json))
+            {
+                await io.Out.WriteLineAsync(JsonSerializer.Serialize(new
+                {
+                    pipeline = spec.Name,
+                    files_checked = checkedFiles.Count,
+                    problems = problems.Select(p => new { kind = p.Kind, destination = p.Destination, path = p.Path, detail = p.Detail }),
+                })).ConfigureAwait(false);
+            }
+            else
+            {
+                foreach (var p in problems) await io.Out.WriteLineAsync($"{p.Kind}: {p.Destination} {p.Path} ({p.Detail})").ConfigureAwait(false);
+                await io.Out.WriteLineAsync($"{checkedFiles.Count} files checked, {problems.Count} problems").ConfigureAwait(false);
+            }
+            return problems.Count == 0 ? 0 : 1;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,49 @@
+using Ingot.Sources;
+
+namespace Ingot.Engine;
+
+/// <summary>What a run tells the outside world: logs, progress bar, metrics. Implementations must be thread-safe.</summary>
+public interface IRunObserver
+{
+    void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped);
+    void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome);
+    void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts);
+    void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait);
+    void CircuitOpen(RunInfo run, TimeSpan pause, string reason);
+    void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null);
+    void RunComplete(RunInfo run, RunSummary summary);
+}
+
+public sealed record RunInfo(Guid RunId, string Pipeline);
+
+public sealed record ChunkOutcome(long Records, long Landed, long Quarantined, long Bytes, int Requests, int Files, TimeSpan Latency);
+
+/// <summary>The final accounting of a run: fetched = landed + quarantined.</summary>
+public sealed record RunSummary(
+    Guid RunId,
+    string Pipeline,
+    string Status,
+    int ExitCode,
+    int ChunksTotal,
+    int ChunksDone,
+    int ChunksFailed,
+    int ChunksSkipped,
+    int ChunksPending,
+    long RecordsFetched,
+    long RecordsLanded,
+    long RecordsQuarantined,
+    long Bytes,
+    long Requests,
+    long Retries,
+    double DurationSeconds,
+    string? Message);
+
+public static class ExitCodes
+{
+    public const int Complete = 0;
+    public const int FailedChunks = 1;
+    public const int Usage = 2;
+    public const int LeaseHeld = 3;
+    public const int StoppedEarly = 4;
+    public const int Cancelled = 130;
+}
