@@ -1,1 +1,0 @@
-namespace Ingot.Simulators; internal static class Placeholder { }
