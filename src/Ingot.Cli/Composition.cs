@@ -48,6 +48,29 @@ internal static class Composition
         _ => throw new ConfigException($"{spec.FilePath}: source type '{spec.Source.Type}' is not available in this build"),
     };
 
+    /// <summary>
+    /// <c>base_url: simulator</c> starts the source's simulator in-process (accepting the pipeline's key) and points
+    /// the pipeline at it: the offline quickstart needs no second process.
+    /// </summary>
+    public static async Task<(PipelineSpec Spec, IAsyncDisposable? Simulator)> WithBuiltinSimulatorAsync(PipelineSpec spec, CancellationToken cancellationToken)
+    {
+        switch (spec.Source)
+        {
+            case KnmiSourceSpec k when k.BaseUrl == PipelineLoader.BuiltinSimulator:
+            {
+                var host = await Simulators.SimulatorHost.StartKnmiAsync(new Simulators.SimulatorOptions { ApiKey = k.ApiKey, Latency = TimeSpan.FromMilliseconds(20) }, cancellationToken).ConfigureAwait(false);
+                return (spec with { Source = k with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') } }, host);
+            }
+            case NoaaSourceSpec n when n.BaseUrl == PipelineLoader.BuiltinSimulator:
+            {
+                var host = await Simulators.SimulatorHost.StartNoaaAsync(new Simulators.SimulatorOptions { ApiKey = n.Token, Latency = TimeSpan.FromMilliseconds(20) }, cancellationToken).ConfigureAwait(false);
+                return (spec with { Source = n with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') } }, host);
+            }
+            default:
+                return (spec, null);
+        }
+    }
+
     public static void RegisterSecrets(PipelineSpec spec)
     {
         switch (spec.Source)

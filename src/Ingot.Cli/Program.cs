@@ -20,7 +20,7 @@ namespace Ingot.Cli
             root.Subcommands.Add(RunsCommand.Build(io));
             root.Subcommands.Add(VerifyCommand.Build(io));
             root.Subcommands.Add(TuneCommand.Build(io));
-            //SIM root.Subcommands.Add(SimCommand.Build(io));
+            root.Subcommands.Add(SimCommand.Build(io));
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {

@@ -37,9 +37,11 @@ internal static class RunCommand
         return command;
     }
 
-    public static async Task<int> RunPipelineAsync(CliIo io, IngotSettings settings, PipelineSpec spec, RunOptions options, string? format, CancellationToken external)
+    public static async Task<int> RunPipelineAsync(CliIo io, IngotSettings settings, PipelineSpec configured, RunOptions options, string? format, CancellationToken external)
     {
         var time = TimeProvider.System;
+        var (spec, simulator) = await Composition.WithBuiltinSimulatorAsync(configured, external).ConfigureAwait(false);
+        await using var simulatorScope = simulator;
         var destinations = Composition.Destinations(spec);
         await using var state = Composition.OpenState(settings, time);
         var runId = Guid.NewGuid();

@@ -22,7 +22,9 @@ internal static class TuneCommand
         var command = new Command("tune", "concurrency sweep: time, successes, failures, throughput; marks the sweet spot") { pipeline, levels, requests };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
-            var (_, spec) = Common.Load(parse.GetValue(pipeline)!);
+            var (_, configured) = Common.Load(parse.GetValue(pipeline)!);
+            var (spec, simulator) = await Composition.WithBuiltinSimulatorAsync(configured, io.Cancellation).ConfigureAwait(false);
+            await using var simulatorScope = simulator;
             var levelList = ParseLevels(parse.GetValue(levels)!);
             var n = parse.GetValue(requests);
             if (n < 1) throw new Config.ConfigException("--requests must be at least 1");

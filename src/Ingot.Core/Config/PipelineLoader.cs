@@ -18,6 +18,9 @@ public static partial class PipelineLoader
     [GeneratedRegex("^[a-z0-9_-]+$")]
     private static partial Regex NameRegex();
 
+    /// <summary>A <c>base_url</c> naming the built-in simulator (offline quickstart and demos).</summary>
+    public const string BuiltinSimulator = "simulator";
+
     public static PipelineSpec Load(string file, Func<string, string?> environment)
     {
         if (!File.Exists(file)) throw new ConfigException($"{file}: file not found");
@@ -263,10 +266,11 @@ public static partial class PipelineLoader
         public DateTimeOffset Instant(Scalar s) =>
             Values.TryInstant(s.Value, out var t) ? t : throw Error(s.Node, $"expected a UTC time like 2000-01-01T00:00:00Z, found '{s.Value}'");
 
+        /// <summary>An http(s) URL, or <c>simulator</c>: the built-in simulator of the source's API, started in-process.</summary>
         public string Url(Scalar s) =>
-            Uri.TryCreate(s.Value, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https")
+            s.Value == BuiltinSimulator ? s.Value : Uri.TryCreate(s.Value, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https")
                 ? s.Value.TrimEnd('/')
-                : throw Error(s.Node, $"expected an http(s) URL, found '{s.Value}'");
+                : throw Error(s.Node, $"expected an http(s) URL or 'simulator', found '{s.Value}'");
     }
 
     internal sealed class Map(Ctx ctx, YamlMappingNode node, string path)
