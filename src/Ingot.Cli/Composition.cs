@@ -128,7 +128,7 @@ internal sealed class StateQuotaGate(IStateStore state, string scope, long quota
 /// <summary>Bridges HTTP events to the run's counters and observers.</summary>
 internal sealed class HttpEvents(Func<Runner?> runner, IRunObserver observer, Func<RunInfo> info) : IHttpObserver
 {
-    public void OnAttempt(string chunkKey, int attempt) => runner()?.CountAttempt();
+    public void OnAttempt(string chunkKey, int attempt) => runner()?.CountAttempt(chunkKey);
 
     public void OnRetry(string chunkKey, int attempt, int? status, string reason, TimeSpan wait)
     {

@@ -44,7 +44,13 @@ public sealed class Runner(
     private long _quarantined;
     private int _done, _failed;
 
-    public void CountAttempt() => Interlocked.Increment(ref _requests);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _chunkRequests = new(StringComparer.Ordinal);
+
+    public void CountAttempt(string chunkKey)
+    {
+        Interlocked.Increment(ref _requests);
+        _chunkRequests.AddOrUpdate(chunkKey, 1, (_, n) => n + 1);
+    }
 
     public void CountRetry() => Interlocked.Increment(ref _retries);
 
@@ -161,7 +167,6 @@ public sealed class Runner(
     private async Task ProcessChunkAsync(RunContext run, Chunk chunk, ChunkState? previous, CancellationToken halt)
     {
         var started = time.GetTimestamp();
-        var requestsBefore = Interlocked.Read(ref _requests);
         await state.MarkChunkRunningAsync(spec.Name, chunk.Key, chunk.Stream, RunId, CancellationToken.None).ConfigureAwait(false);
         ChunkData data;
         try
@@ -204,7 +209,7 @@ public sealed class Runner(
             var bytes = data.Pages.Sum(p => (long)p.Body.Length);
             Interlocked.Add(ref _bytes, bytes);
             Interlocked.Increment(ref _done);
-            observer.ChunkLanded(Info, chunk, new ChunkOutcome(records + data.Quarantined, records, data.Quarantined, bytes, (int)(Interlocked.Read(ref _requests) - requestsBefore),
+            observer.ChunkLanded(Info, chunk, new ChunkOutcome(records + data.Quarantined, records, data.Quarantined, bytes, _chunkRequests.TryRemove(chunk.Key, out var n) ? n : 0,
                 files.Count, time.GetElapsedTime(started)));
         }
         catch (Exception e)

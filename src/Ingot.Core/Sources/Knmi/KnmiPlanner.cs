@@ -1,29 +1,39 @@
 namespace Ingot.Sources.Knmi;
 
 /// <summary>
-/// Chunks of (station group × time window) whose data points (stations × steps × parameters) fit the budget.
-/// The shape is chosen from the budget alone — not from the range — so a longer range keeps the same keys.
+/// Chunks of (station group × time window) whose data points (stations × steps × parameters) fit the budget,
+/// with as few requests as possible. The shape comes from the configured range (not from --from/--to), so the
+/// same pipeline file always gives the same keys; an open-ended range uses a shape that does not depend on it.
 /// </summary>
 public static class KnmiPlanner
 {
-    public static (int GroupSize, long StepsPerWindow) Shape(int stations, int parameters, long budget)
+    /// <param name="totalSteps">Steps in the configured range, or null for an open end.</param>
+    public static (int GroupSize, long StepsPerWindow) Shape(int stations, int parameters, long budget, long? totalSteps)
     {
         var best = (Group: 1, Steps: Math.Max(1, budget / parameters), Cost: double.MaxValue);
         for (var g = 1; g <= stations; g++)
         {
             var steps = budget / ((long)g * parameters);
             if (steps < 1) break;
-            // Requests per unit of time: ceil(n/g) groups, each window covers `steps` steps.
-            var cost = Math.Ceiling(stations / (double)g) / steps;
-            if (cost < best.Cost - 1e-15) best = (g, steps, cost);
+            var groups = Math.Ceiling(stations / (double)g);
+            // Known range: total requests. Open range: requests per step of time (range-independent).
+            var cost = totalSteps is { } t ? groups * Math.Ceiling(t / (double)steps) : groups / steps;
+            // Ties go to the larger group: fewer, wider windows.
+            if (cost <= best.Cost + 1e-12) best = (g, steps, cost);
+        }
+        if (totalSteps is { } total && total > 0)
+        {
+            // Balance the windows so the last one is not a sliver: same request count, even sizes.
+            var windows = (long)Math.Ceiling(total / (double)best.Steps);
+            best.Steps = (long)Math.Ceiling(total / (double)windows);
         }
         return (best.Group, best.Steps);
     }
 
     public static IReadOnlyList<Chunk> Plan(string stream, IReadOnlyList<string> stations, int parameters, TimeSpan step, long budget,
-        DateTimeOffset gridStart, DateTimeOffset from, DateTimeOffset to)
+        DateTimeOffset gridStart, DateTimeOffset? configuredEnd, DateTimeOffset from, DateTimeOffset to)
     {
-        var (groupSize, stepsPerWindow) = Shape(stations.Count, parameters, budget);
+        var (groupSize, stepsPerWindow) = Shape(stations.Count, parameters, budget, configuredEnd is { } end ? Steps(gridStart, end, step) : null);
         var width = TimeSpan.FromTicks(step.Ticks * stepsPerWindow);
         var chunks = new List<Chunk>();
         if (to <= from) return chunks;

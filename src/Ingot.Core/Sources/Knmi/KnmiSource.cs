@@ -19,7 +19,7 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
     public (DateTimeOffset Start, DateTimeOffset? End) ConfiguredRange => (spec.Start, spec.End);
 
     public IReadOnlyList<Chunk> Plan(DateTimeOffset from, DateTimeOffset to) =>
-        KnmiPlanner.Plan(spec.Collection, spec.Stations, spec.Parameters.Count, spec.Step, spec.MaxDataPoints, spec.Start, from, to);
+        KnmiPlanner.Plan(spec.Collection, spec.Stations, spec.Parameters.Count, spec.Step, spec.MaxDataPoints, spec.Start, spec.End, from, to);
 
     public IReadOnlyDictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new Dictionary<string, object>
     {
