@@ -60,8 +60,8 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
     /// <summary>Page size for listings (S3 caps it at 1000); tests lower it to show paging.</summary>
     internal int ListPageSize { get; init; } = 1000;
 
-    /// <summary>Test seam: called after each uploaded part with its number (fault injection).</summary>
-    internal Action<int>? PartUploaded { get; init; }
+    /// <summary>Test seam: awaited after each uploaded part with its number (fault injection, visibility checks).</summary>
+    internal Func<int, Task>? PartUploaded { get; init; }
 
     /// <summary>True once the server answered ListMultipartUploads with NotImplemented (s3rver 3.7 does).</summary>
     internal bool MultipartListingUnsupported => Volatile.Read(ref _multipartListingUnsupported) != 0;
@@ -247,7 +247,7 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
                     partMd5s.AppendData(md5);
                     var etag = await UploadPartAsync(key, uploadId, partNumber, buffer, size, md5, offset + size >= length, cancellationToken).ConfigureAwait(false);
                     parts.Add(new PartETag { PartNumber = partNumber, ETag = etag });
-                    PartUploaded?.Invoke(partNumber);
+                    if (PartUploaded is not null) await PartUploaded(partNumber).ConfigureAwait(false);
                 }
             }
             cancellationToken.ThrowIfCancellationRequested();
