@@ -176,6 +176,9 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         try
         {
             if (Directory.Exists(_scratchRoot)) Directory.Delete(_scratchRoot, recursive: true);
+            // The per-root parent is shared with other instances: remove it only when empty.
+            var parent = Path.GetDirectoryName(_scratchRoot)!;
+            if (Directory.Exists(parent) && !Directory.EnumerateFileSystemEntries(parent).Any()) Directory.Delete(parent);
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
