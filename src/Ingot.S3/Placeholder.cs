@@ -1,1 +1,0 @@
-namespace Ingot.S3; internal static class Placeholder { }
