@@ -15,7 +15,7 @@ namespace Ingot.Cli;
 /// <summary>The composition root: turns a frozen pipeline spec into a source, destinations and HTTP plumbing.</summary>
 internal static class Composition
 {
-    public static BlobStores Stores { get; } = new([]);
+    public static BlobStores Stores { get; } = new([new Ingot.S3.S3BlobStoreOpener()]);
 
     public static IStateStore OpenState(IngotSettings settings, TimeProvider time)
     {

@@ -32,7 +32,7 @@ public sealed class KnmiBackfillTests
             Faults = FaultKinds.ServerError5xx | FaultKinds.TooManyRequests429 | FaultKinds.TooManyRequests429RetryAfter | FaultKinds.ConnectionReset | FaultKinds.TruncatedBody,
         }, TestContext.Current.CancellationToken);
         using var ws = new Workspace();
-        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim));
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim, budget: 200));
 
         // When the backfill runs
         var result = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
