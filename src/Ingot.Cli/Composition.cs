@@ -39,12 +39,16 @@ internal static class Composition
                 _ => throw new ConfigException($"{spec.FilePath}: destination type '{d.Type}' is not available in this build"),
             });
         }
+        // Quarantined records go beside the first destination's lake, after the data destinations landed.
+        if (spec.Validation is not null || spec.Transforms.Count > 0)
+            list.Add(new QuarantineDestination(Stores.Open(spec.Destinations[0].Path, spec.Destinations[0].Store)));
         return list;
     }
 
     public static ISource Source(PipelineSpec spec, ResilientHttp http, TimeProvider time) => spec.Source switch
     {
         KnmiSourceSpec k => new KnmiSource(k, http, time),
+        NoaaSourceSpec n => new Sources.Noaa.NoaaSource(n, http, time),
         _ => throw new ConfigException($"{spec.FilePath}: source type '{spec.Source.Type}' is not available in this build"),
     };
 

@@ -55,7 +55,8 @@ internal static class RunCommand
         var quota = spec.Http.DailyQuota is { } q ? new StateQuotaGate(state, Composition.QuotaScope(spec), q, time) : null;
         var http = new ResilientHttp(client, httpSpec, time, new HttpEvents(() => runner, observer, () => info), quota);
         using var source = Composition.Source(spec, http, time);
-        runner = new Runner(spec, source, destinations, state, observer, time, runId);
+        var processor = await Records.RecordProcessor.CreateAsync(spec, external).ConfigureAwait(false);
+        runner = new Runner(spec, source, destinations, state, observer, time, runId, processor);
 
         // First Ctrl+C drains (in-flight chunks finish landing or roll back); a second one exits at once.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(external);

@@ -32,7 +32,8 @@ public sealed class Runner(
     IStateStore state,
     IRunObserver observer,
     TimeProvider time,
-    Guid? runId = null)
+    Guid? runId = null,
+    Records.RecordProcessor? processor = null)
 {
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(30);
 
@@ -172,6 +173,7 @@ public sealed class Runner(
         try
         {
             data = await source.FetchAsync(chunk, previous, new Progress(state, spec.Name, chunk.Key), halt).ConfigureAwait(false);
+            if (processor is not null) data = processor.Apply(data);
         }
         catch (OperationCanceledException) when (halt.IsCancellationRequested)
         {
@@ -220,7 +222,7 @@ public sealed class Runner(
 
     private async Task FailAsync(Chunk chunk, Exception e)
     {
-        var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException ? e.Message : $"{e.GetType().Name}: {e.Message}");
+        var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or Records.InvalidRecordsException ? e.Message : $"{e.GetType().Name}: {e.Message}");
         var obsolete = await state.FailChunkAsync(spec.Name, chunk.Key, RunId, message, CancellationToken.None).ConfigureAwait(false);
         await DeleteAllAsync(obsolete).ConfigureAwait(false);
         Interlocked.Increment(ref _failed);

@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ingot.Config;
+using Ingot.Destinations;
+using Ingot.Http;
+using Ingot.Records;
+using Ingot.State;
+
+namespace Ingot.Sources.Noaa;
+
+/// <summary>
+/// NOAA CDO v2 <c>/data</c> (<c>type: noaa-cdo</c>): chunks are time windows (under a year) × station groups;
+/// each chunk is paged with 1-based offsets until <c>offset &gt; metadata.resultset.count</c>; a bare <c>{}</c>
+/// means no data. Anything that is not the expected JSON is a failed attempt, never data.
+/// </summary>
+public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProvider time) : ISource
+{
+    public string SourceSystem => "noaa-cdo";
+
+    /// <summary>The stream: the dataset id lowercased (<c>precip_15</c>).</summary>
+    public string Stream => spec.Dataset.ToLowerInvariant();
+
+    public (DateTimeOffset Start, DateTimeOffset? End) ConfiguredRange => (spec.Start, spec.End);
+
+    public IReadOnlyList<Chunk> Plan(DateTimeOffset from, DateTimeOffset to)
+    {
+        var chunks = new List<Chunk>();
+        // Windows lie on a grid from the configured start: start + k·window (months added from the start, no drift).
+        for (var k = 0; ; k++)
+        {
+            var wStart = Add(spec.Start, k);
+            if (wStart >= to) break;
+            var wEnd = Add(spec.Start, k + 1);
+            if (wEnd <= from) continue;
+            var cFrom = wStart < from ? from : wStart;
+            var cTo = wEnd > to ? to : wEnd;
+            for (var g = 0; g < spec.Stations.Count; g += spec.StationsPerRequest)
+            {
+                var group = spec.Stations.Skip(g).Take(spec.StationsPerRequest).ToList();
+                chunks.Add(new Chunk(ChunkKeys.For(group, wStart, wEnd), Stream, cFrom, cTo, wEnd, group, 0, 1));
+            }
+        }
+        return chunks;
+    }
+
+    private DateTimeOffset Add(DateTimeOffset start, int k) => start.AddMonths(spec.Window.Months * k).Add(spec.Window.Duration * k);
+
+    public IReadOnlyDictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new Dictionary<string, object>
+    {
+        ["dataset"] = spec.Dataset,
+        ["stations"] = chunks.SelectMany(c => c.Stations).Distinct().Count(),
+        ["datatypes"] = spec.Datatypes,
+        ["years"] = chunks.Count == 0 ? "" : $"{chunks.Min(c => c.From).Year}-{chunks.Max(c => c.To).AddTicks(-1).Year}",
+        ["chunks"] = chunks.Count,
+    };
+
+    public async Task<ChunkData> FetchAsync(Chunk chunk, ChunkState? previous, IChunkProgress progress, CancellationToken cancellationToken)
+    {
+        var pages = new List<FetchedPage>();
+        long? count = null;
+        // Every loop spends a request; it ends when the offset passes the count the API reported (or on {}).
+        for (var offset = 1; count is null || offset <= count; offset += spec.PageSize)
+        {
+            var url = Url(chunk, offset);
+            Page? page = null;
+            var reply = await http.GetAsync(url, Headers, (status, body, contentType) =>
+            {
+                if (status is < 200 or >= 300) return null;
+                try
+                {
+                    page = ParsePage(body, contentType, chunk);
+                    return null;
+                }
+                catch (FormatException e)
+                {
+                    // HTML maintenance pages (even with status 200), truncated JSON: retried, never archived.
+                    return new HttpFailure(FailureKind.Transient, status, $"not NOAA data: {e.Message}");
+                }
+            }, chunk.Key, cancellationToken).ConfigureAwait(false);
+            if (page is null || page.Empty) break;
+            count = page.Count;
+            pages.Add(new FetchedPage($"{chunk.Key}_o{offset:D6}", reply.Body, $"GET {Redact.Url(url)}", reply.Status, time.GetUtcNow(), page.Records));
+            if (page.Records.Count == 0) break;
+        }
+        return new ChunkData(chunk.Key, chunk.Stream, chunk.From, pages);
+    }
+
+    private sealed record Page(bool Empty, long Count, List<Record> Records);
+
+    private static Page ParsePage(byte[] body, string? contentType, Chunk chunk)
+    {
+        if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
+            throw new FormatException($"content type {contentType}");
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            var head = Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 60)).Trim();
+            throw new FormatException(head.StartsWith('<') ? "an HTML/XML page instead of JSON" : $"invalid JSON ({e.Message})", e);
+        }
+        if (root is not JsonObject obj) throw new FormatException("body is not a JSON object");
+        if (obj.Count == 0) return new Page(true, 0, []);
+        if (obj["results"] is not JsonArray results) throw new FormatException("body has no results array");
+        var count = obj["metadata"]?["resultset"]?["count"]?.GetValue<long>() ?? throw new FormatException("body has no metadata.resultset.count");
+        var records = new List<Record>(results.Count);
+        foreach (var r in results)
+        {
+            if (r is not JsonObject result) throw new FormatException("a result is not an object");
+            var date = (string?)result["date"] ?? throw new FormatException("a result has no date");
+            if (!DateTime.TryParseExact(date, ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+                throw new FormatException($"a result has an unreadable date '{date}'");
+            var ts = new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc));
+            // [from, to): a record stamped at the window end belongs to the next window.
+            if (ts < chunk.From || ts >= chunk.To) continue;
+            records.Add(new Record((JsonObject)result.DeepClone(), ts));
+        }
+        return new Page(false, count, records);
+    }
+
+    private Dictionary<string, string> Headers => new() { ["token"] = spec.Token, ["Accept"] = "application/json" };
+
+    internal Uri Url(Chunk chunk, int offset)
+    {
+        var q = new StringBuilder();
+        q.Append("datasetid=").Append(Uri.EscapeDataString(spec.Dataset));
+        foreach (var s in chunk.Stations) q.Append("&stationid=").Append(Uri.EscapeDataString(s));
+        foreach (var d in spec.Datatypes) q.Append("&datatypeid=").Append(Uri.EscapeDataString(d));
+        if (spec.Units is not null) q.Append("&units=").Append(spec.Units);
+        // NOAA's enddate is inclusive and takes no zone or fractions: [from, to) is asked as from .. to−1s.
+        q.Append("&startdate=").Append(Stamp(chunk.From)).Append("&enddate=").Append(Stamp(chunk.To.AddSeconds(-1)));
+        q.Append("&limit=").Append(spec.PageSize.ToString(CultureInfo.InvariantCulture));
+        q.Append("&offset=").Append(offset.ToString(CultureInfo.InvariantCulture));
+        q.Append("&includemetadata=true");
+        return new Uri($"{spec.BaseUrl}/data?{q}");
+    }
+
+    private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+
+    public void Dispose() => http.Dispose();
+}
