@@ -134,7 +134,7 @@ public static partial class PipelineLoader
                 var token = m.Required("token").Value;
                 var dataset = m.Required("dataset").Value;
                 var stations = m.RequiredList("stations");
-                var datatypes = m.Optional("datatypes") is not null ? m.RequiredList("datatypes") : [];
+                var datatypes = m.OptionalList("datatypes") ?? [];
                 var units = m.Optional("units")?.Value;
                 if (units is not null and not ("standard" or "metric")) throw ctx.Error(m.Optional("units")!.Value.Node, "units must be standard or metric");
                 var start = ctx.Instant(m.Required("start"));
@@ -189,7 +189,7 @@ public static partial class PipelineLoader
         long targetBytes = 128L << 20;
         if (type.Value == "parquet")
         {
-            partitionBy = m.Optional("partition_by") is not null ? m.RequiredList("partition_by") : ["ingestion_date", "load_type", "event_date"];
+            partitionBy = m.OptionalList("partition_by") ?? ["ingestion_date", "load_type", "event_date"];
             if (m.Optional("compression") is { } comp)
             {
                 if (comp.Value is not ("zstd" or "snappy" or "uncompressed")) throw ctx.Error(comp.Node, "compression must be zstd, snappy or uncompressed");
@@ -333,6 +333,9 @@ public static partial class PipelineLoader
             if (list.Count == 0) throw ctx.Error(seq, $"{Qualified(key)}: must not be empty");
             return list;
         }
+
+        public IReadOnlyList<string>? OptionalList(string key) =>
+            OptionalSequence(key) is { } seq ? seq.Children.Select(c => ctx.Scalar(c, Qualified(key)).Value).ToList() : null;
 
         public void RejectUnknown()
         {
