@@ -3,7 +3,7 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N] [--scales 1,10]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 50000)] [--scales 1,10]");
     return 2;
 }
 
