@@ -37,9 +37,12 @@ internal static unsafe partial class NativeMethods
             tried.Add($"{LibraryEnvironmentVariable}={fromEnvironment}");
         }
 
-        foreach (var dir in new[] { Path.GetDirectoryName(assembly.Location), AppContext.BaseDirectory }.Distinct())
+        var dirs = new[] { Path.GetDirectoryName(assembly.Location), AppContext.BaseDirectory }
+            .Where(d => !string.IsNullOrEmpty(d))
+            .Select(d => Path.TrimEndingDirectorySeparator(d!))
+            .Distinct(StringComparer.Ordinal);
+        foreach (var dir in dirs)
         {
-            if (string.IsNullOrEmpty(dir)) continue;
             var candidate = Path.Combine(dir, "libduckdb.so");
             if (NativeLibrary.TryLoad(candidate, out var handle)) return handle;
             tried.Add(candidate);
