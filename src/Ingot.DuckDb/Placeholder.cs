@@ -1,1 +1,0 @@
-namespace Ingot.DuckDb; internal static class Placeholder { }

@@ -1,0 +1,264 @@
+using System.Text.Json.Nodes;
+using Ingot.Config;
+using Ingot.Destinations;
+using Ingot.DuckDb;
+using Ingot.DuckDb.Parquet;
+using Ingot.Records;
+using Ingot.Storage;
+using Record = Ingot.Records.Record;
+
+namespace Ingot.Tests.DuckDb;
+
+public sealed class ParquetDestinationTests : IDisposable
+{
+    private static readonly DateTimeOffset IngestedAt = new(2024, 5, 6, 7, 8, 9, TimeSpan.Zero);
+    private readonly string _root = Directory.CreateTempSubdirectory("ingot-parquet-").FullName;
+    private readonly LocalBlobStore _store;
+    private readonly RunContext _run = new(Guid.Parse("0b7c1a52-8f0e-4f5e-9a55-1d1c2b3a4d5e"), "knmi", "knmi-edr", IngestedAt, LoadType.Full);
+
+    public ParquetDestinationTests() => _store = new LocalBlobStore(_root);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private ParquetDestination Destination(long targetFileBytes = 0, params string[] partitionBy) =>
+        ParquetDestination.Create(
+            new DestinationSpec("parquet", _root, partitionBy.Length == 0 ? ["ingestion_date", "load_type", "event_date"] : partitionBy, "zstd", targetFileBytes, new StoreOptions()),
+            _store, "knmi");
+
+    private static Record Rec(string json, DateTimeOffset? eventTs) => new((JsonObject)JsonNode.Parse(json)!, eventTs);
+
+    private static ChunkData Chunk(string key, params Record[] records) =>
+        new(key, "obs", IngestedAt, [new FetchedPage(key, ReadOnlyMemory<byte>.Empty, "GET /", 200, IngestedAt, records)]);
+
+    private string Lake => Path.Combine(_root, "knmi", "obs").Replace("'", "''", StringComparison.Ordinal);
+
+    private sealed class RecordingJournal(string root) : IFileJournal
+    {
+        public List<string> Paths { get; } = [];
+        public Task WillWriteAsync(string destination, string path, CancellationToken cancellationToken)
+        {
+            destination.ShouldBe("parquet");
+            // The journal hears of a file before it is visible.
+            File.Exists(Path.Combine(root, path)).ShouldBeFalse($"{path} is visible before it was journaled");
+            Paths.Add(path);
+            return Task.CompletedTask;
+        }
+    }
+
+    private static readonly DateTimeOffset Day1 = new(2024, 1, 1, 23, 30, 0, TimeSpan.FromHours(-2)); // 2024-01-02 01:30 UTC
+    private static readonly DateTimeOffset Day2 = new(2024, 1, 3, 0, 0, 0, TimeSpan.Zero);
+
+    private static ChunkData ChunkA() => Chunk("obs-2024-01",
+        Rec("""{"station":"06260","value":1,"tags":["","","HI"],"ok":true,"attrs":{"q":1}}""", Day1),
+        Rec("""{"station":"06240","value":2,"tags":[],"ok":false,"attrs":{"q":2}}""", Day2),
+        Rec("""{"station":"06240","value":3,"tags":["x"],"extra":"e"}""", null));
+
+    private static ChunkData ChunkB() => Chunk("obs-2024-02",
+        Rec("""{"station":"06260","value":2.5,"tags":["a","b"],"ok":true}""", Day2),
+        Rec("""{"station":"06270","value":7,"tags":null,"ok":null}""", Day2));
+
+    [Fact]
+    public async Task LandAsync_TwoChunks_EveryRecordOnceWithMetadataAndPartitions()
+    {
+        // Given
+        await using var destination = Destination();
+        var journal = new RecordingJournal(_root);
+        await destination.PrepareAsync(_run, TestContext.Current.CancellationToken);
+
+        // When two chunks with mixed types land
+        var a = ChunkA();
+        var b = ChunkB();
+        var landedA = await destination.LandAsync(_run, a, journal, TestContext.Current.CancellationToken);
+        var landedB = await destination.LandAsync(_run, b, journal, TestContext.Current.CancellationToken);
+
+        // Then the files are where DESIGN §5 puts them, journaled first, hashed right
+        landedA.Select(f => f.Path).ShouldBe([
+            "knmi/obs/ingestion_date=2024-05-06/load_type=full/event_date=2024-01-02/obs-2024-01-0.parquet",
+            "knmi/obs/ingestion_date=2024-05-06/load_type=full/event_date=2024-01-03/obs-2024-01-0.parquet",
+            "knmi/obs/ingestion_date=2024-05-06/load_type=full/event_date=__HIVE_DEFAULT_PARTITION__/obs-2024-01-0.parquet"]);
+        landedB.Select(f => f.Path).ShouldBe(["knmi/obs/ingestion_date=2024-05-06/load_type=full/event_date=2024-01-03/obs-2024-02-0.parquet"]);
+        journal.Paths.ShouldBe([.. landedA.Select(f => f.Path), .. landedB.Select(f => f.Path)]);
+        foreach (var file in landedA.Concat(landedB))
+        {
+            var full = _store.FullPath(file.Path);
+            new FileInfo(full).Length.ShouldBe(file.Bytes);
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(full))).ShouldBe(file.Sha256);
+            (await destination.HashAsync(file.Path, TestContext.Current.CancellationToken)).ShouldBe(file.Sha256);
+        }
+        Directory.EnumerateFiles(_root, "_tmp_*", SearchOption.AllDirectories).ShouldBeEmpty();
+
+        // And reading back through DuckDB gives every record once, typed and stamped
+        using var session = DuckDbSession.Open();
+        var rows = session.Query($"""
+            SELECT station, value, CAST(tags AS VARCHAR) AS tags, len(tags) AS n, ok, attrs, extra,
+                   _ingestion_id, CAST(_ingested_at AS VARCHAR) AS ingested, _source_system, _stream, _chunk_key, _record_hash,
+                   CAST(_event_ts AS VARCHAR) AS event_ts, CAST(event_date AS VARCHAR) AS event_date, CAST(ingestion_date AS VARCHAR) AS ingestion_date, load_type,
+                   typeof(value) AS value_type, typeof(tags) AS tags_type, typeof(_ingested_at) AS ingested_type
+            FROM read_parquet('{Lake}/**/*.parquet', hive_partitioning = true, union_by_name = true)
+            ORDER BY _chunk_key, station, value
+            """);
+        rows.Count.ShouldBe(5);
+        var expected = a.Records.Select(r => (a.ChunkKey, r)).Concat(b.Records.Select(r => (b.ChunkKey, r)))
+            .ToDictionary(x => x.r.Hash(), x => x);
+        foreach (var row in rows)
+        {
+            var hash = (string)row[rows.Ordinal("_record_hash")]!;
+            expected.ShouldContainKey(hash);
+            var (chunkKey, record) = expected[hash];
+            expected.Remove(hash);
+            row[rows.Ordinal("_chunk_key")].ShouldBe(chunkKey);
+            row[rows.Ordinal("station")].ShouldBe(record.Fields["station"]!.GetValue<string>());
+            row[rows.Ordinal("_ingestion_id")].ShouldBe(_run.RunId.ToString());
+            row[rows.Ordinal("ingested")].ShouldBe("2024-05-06 07:08:09+00");
+            row[rows.Ordinal("_source_system")].ShouldBe("knmi-edr");
+            row[rows.Ordinal("_stream")].ShouldBe("obs");
+            row[rows.Ordinal("ingestion_date")].ShouldBe("2024-05-06");
+            row[rows.Ordinal("load_type")].ShouldBe("full");
+            row[rows.Ordinal("value_type")].ShouldBe("DOUBLE"); // widened by chunk B, read with union_by_name
+            row[rows.Ordinal("tags_type")].ShouldBe("VARCHAR[]");
+            row[rows.Ordinal("ingested_type")].ShouldBe("TIMESTAMP WITH TIME ZONE");
+            if (record.EventTs is { } ts)
+            {
+                row[rows.Ordinal("event_ts")].ShouldBe(ts.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + "+00");
+                row[rows.Ordinal("event_date")].ShouldBe(ts.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                row[rows.Ordinal("event_ts")].ShouldBeNull();
+            }
+        }
+        expected.ShouldBeEmpty();
+
+        // And string arrays are LISTs that keep empty strings and empty lists
+        var tags = rows.ToDictionary(r => ((string)r[rows.Ordinal("_chunk_key")]!, (double)r[rows.Ordinal("value")]!), r => (r[rows.Ordinal("tags")], r[rows.Ordinal("n")]));
+        tags[("obs-2024-01", 1)].ShouldBe(("['', '', HI]", 3L));
+        tags[("obs-2024-01", 2)].ShouldBe(("[]", 0L));
+        tags[("obs-2024-01", 3)].ShouldBe(("[x]", 1L));
+        tags[("obs-2024-02", 7)].ShouldBe((null, null));
+        session.Scalar($"SELECT count(*) FROM read_parquet('{Lake}/**/*.parquet', union_by_name = true) WHERE list_extract(tags, 1) = '' AND list_extract(tags, 3) = 'HI'").ShouldBe(1L);
+        // Objects are JSON text; the event_date partition is a folder, not a column in the file
+        session.Scalar($"SELECT attrs FROM read_parquet('{Lake}/**/*.parquet', union_by_name = true) WHERE station = '06260' AND _chunk_key = 'obs-2024-01'").ShouldBe("""{"q":1}""");
+        session.Query($"DESCRIBE SELECT * FROM read_parquet('{Lake}/**/obs-2024-01-0.parquet', hive_partitioning = false)")
+            .Select(r => (string)r[0]!).ShouldBe(["station", "value", "tags", "ok", "attrs", "extra", .. MetadataColumns.All], ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task LandAsync_SameChunkTwice_ReplacesFilesWithoutDuplicates()
+    {
+        await using var destination = Destination();
+        var journal = new RecordingJournal(_root);
+        var first = await destination.LandAsync(_run, ChunkA(), new RecordingJournal(_root), TestContext.Current.CancellationToken);
+
+        var second = await destination.LandAsync(_run, ChunkA(), new NoJournal(), TestContext.Current.CancellationToken);
+
+        second.Select(f => f.Path).ShouldBe(first.Select(f => f.Path));
+        second.Select(f => f.Sha256).ShouldBe(first.Select(f => f.Sha256)); // deterministic for the same data
+        using var session = DuckDbSession.Open();
+        session.Scalar($"SELECT count(*) FROM read_parquet('{Lake}/**/*.parquet', hive_partitioning = true)").ShouldBe(3L);
+        Directory.EnumerateFiles(_root, "*.parquet", SearchOption.AllDirectories).Count().ShouldBe(3);
+        Directory.EnumerateFiles(_root, "_tmp_*", SearchOption.AllDirectories).ShouldBeEmpty();
+    }
+
+    private sealed class NoJournal : IFileJournal
+    {
+        public Task WillWriteAsync(string destination, string path, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task LandAsync_WiderValues_WidensAndRecordsInSchema()
+    {
+        await using var destination = Destination();
+        await destination.LandAsync(_run, Chunk("c1", Rec("""{"v":1,"s":"a","b":true}""", null)), new NoJournal(), TestContext.Current.CancellationToken);
+
+        // When later chunks bring a double, a number into a string column, and a string into a bool column
+        await destination.LandAsync(_run, Chunk("c2", Rec("""{"v":1.5,"s":5,"b":"maybe"}""", null)), new NoJournal(), TestContext.Current.CancellationToken);
+        await destination.LandAsync(_run, Chunk("c3", Rec("""{"v":2,"s":"z","b":"no"}""", null)), new NoJournal(), TestContext.Current.CancellationToken);
+
+        // Then the schema records the widenings, and later narrow values are cast to the established types
+        var schema = JsonNode.Parse(File.ReadAllText(Path.Combine(_root, "knmi", "obs", "_schema.json")))!;
+        schema["columns"]!.AsArray().Select(c => $"{c!["name"]}:{c["type"]}").ShouldBe(["v:DOUBLE", "s:VARCHAR", "b:VARCHAR"]);
+        schema["changes"]!.AsArray().Select(c => $"{c!["column"]}:{c["from"]}->{c["to"]}@{c["chunk"]}").ShouldBe(["v:BIGINT->DOUBLE@c2", "b:BOOLEAN->VARCHAR@c2"]);
+        using var session = DuckDbSession.Open();
+        session.Query($"SELECT typeof(v), typeof(s), typeof(b), s FROM read_parquet('{Lake}/**/c2-0.parquet')")[0].ShouldBe(["DOUBLE", "VARCHAR", "VARCHAR", "5"]);
+        session.Query($"SELECT typeof(v), v FROM read_parquet('{Lake}/**/c3-0.parquet')")[0].ShouldBe(["DOUBLE", 2.0]);
+    }
+
+    [Fact]
+    public async Task LandAsync_ListColumnReceivesString_ThrowsNamingColumnChunkAndTypes()
+    {
+        await using var destination = Destination();
+        await destination.LandAsync(_run, Chunk("c1", Rec("""{"tags":["a"]}""", null)), new NoJournal(), TestContext.Current.CancellationToken);
+
+        var ex = await Should.ThrowAsync<SchemaDriftException>(() =>
+            destination.LandAsync(_run, Chunk("c2", Rec("""{"tags":"a,b"}""", null)), new NoJournal(), TestContext.Current.CancellationToken));
+
+        ex.Message.ShouldContain("'tags'");
+        ex.Message.ShouldContain("'c2'");
+        ex.Message.ShouldContain("VARCHAR[]");
+        ex.Message.ShouldContain("brings VARCHAR");
+        Directory.EnumerateFiles(_root, "c2-*", SearchOption.AllDirectories).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task LandAsync_TargetFileSize_RollsToNumberedFiles()
+    {
+        await using var destination = Destination(targetFileBytes: 20_000, "load_type");
+        var records = Enumerable.Range(0, 1000).Select(i => Rec($$"""{"i":{{i}},"s":"{{new string('x', 50)}}"}""", null)).ToArray();
+
+        var landed = await destination.LandAsync(_run, Chunk("big", records), new NoJournal(), TestContext.Current.CancellationToken);
+
+        landed.Count.ShouldBeGreaterThan(3);
+        landed.Select(f => f.Path).ShouldBe(Enumerable.Range(0, landed.Count).Select(n => $"knmi/obs/load_type=full/big-{n}.parquet"));
+        using var session = DuckDbSession.Open();
+        session.Query($"SELECT count(*), count(DISTINCT i), min(i), max(i) FROM read_parquet('{Lake}/**/*.parquet')")[0].ShouldBe([1000L, 1000L, 0L, 999L]);
+    }
+
+    [Fact]
+    public async Task LandAsync_FieldPartition_KeepsFieldInFileAndSanitisesFolder()
+    {
+        await using var destination = Destination(0, "station");
+
+        var landed = await destination.LandAsync(_run, Chunk("c1",
+            Rec("""{"station":"a/b","v":1}""", null),
+            Rec("""{"station":"06260","v":2}""", null),
+            Rec("""{"v":3}""", null)), new NoJournal(), TestContext.Current.CancellationToken);
+
+        landed.Select(f => f.Path).ShouldBe([
+            "knmi/obs/station=a_b/c1-0.parquet", "knmi/obs/station=06260/c1-0.parquet", "knmi/obs/station=__HIVE_DEFAULT_PARTITION__/c1-0.parquet"]);
+        using var session = DuckDbSession.Open();
+        session.Query($"SELECT station, v FROM read_parquet('{Lake}/**/*.parquet', hive_partitioning = false) ORDER BY v")
+            .Select(r => (r[0], r[1])).ShouldBe([("a/b", 1L), ("06260", 2L), (null, 3L)]);
+    }
+
+    [Fact]
+    public async Task PrepareAsync_StaleTemps_AreRemoved()
+    {
+        await using var destination = Destination();
+        var dir = Path.Combine(_root, "knmi", "obs", "ingestion_date=2024-05-06");
+        Directory.CreateDirectory(dir);
+        await File.WriteAllTextAsync(Path.Combine(dir, "_tmp_x.parquet"), "partial", TestContext.Current.CancellationToken);
+
+        await destination.PrepareAsync(_run, TestContext.Current.CancellationToken);
+
+        Directory.EnumerateFiles(_root, "_tmp_*", SearchOption.AllDirectories).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task LandAsync_ConcurrentChunks_AllLand()
+    {
+        await using var destination = Destination();
+        var chunks = Enumerable.Range(0, 8).Select(c => Chunk($"c{c}", Enumerable.Range(0, 500).Select(i => Rec($$"""{"c":{{c}},"i":{{i}}}""", Day2)).ToArray()));
+
+        await Task.WhenAll(chunks.Select(c => destination.LandAsync(_run, c, new NoJournal(), TestContext.Current.CancellationToken)));
+
+        using var session = DuckDbSession.Open();
+        session.Scalar($"SELECT count(DISTINCT (c, i)) FROM read_parquet('{Lake}/**/*.parquet')").ShouldBe(4000L);
+    }
+
+    [Fact]
+    public void Create_UnknownCompression_Throws()
+    {
+        Should.Throw<ArgumentException>(() => ParquetDestination.Create(
+            new DestinationSpec("parquet", _root, [], "lz5", 0, new StoreOptions()), _store, "knmi")).Message.ShouldContain("lz5");
+    }
+}
