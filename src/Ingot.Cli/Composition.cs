@@ -36,6 +36,7 @@ internal static class Composition
             list.Add(d.Type switch
             {
                 "raw" => new RawDestination(store, name),
+                "parquet" => DuckDb.Parquet.ParquetDestination.Create(d, store, spec.Name, name),
                 _ => throw new ConfigException($"{spec.FilePath}: destination type '{d.Type}' is not available in this build"),
             });
         }

@@ -39,6 +39,12 @@ public static partial class PipelineLoader
             var inner = e.InnerException?.Message;
             throw new ConfigException(file, e.Start.Line, e.Start.Column, $"invalid YAML: {e.Message}{(inner is null ? "" : " (" + inner + ")")}");
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this (without a position) for some unterminated structures, e.g. "[a" at the end.
+            var lines = yaml.Split('\n');
+            throw new ConfigException(file, lines.Length, Math.Max(1, lines[^1].Length), $"invalid YAML: {e.Message} (an unclosed [ or {{ or quote?)");
+        }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ConfigException(file, 1, 1, "a pipeline file must be a mapping with name, source and destinations");
         var ctx = new Ctx(file, environment);

@@ -115,7 +115,7 @@ public sealed class ResilientHttp : IDisposable
         {
             await _circuit.WaitWhileOpenAsync(cancellationToken).ConfigureAwait(false);
             if (_quota is not null) await _quota.ReserveAsync(cancellationToken).ConfigureAwait(false);
-            if (_limiter is not null) await _limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var slot = _limiter is null ? null : await _limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
             _observer.OnAttempt(chunkKey, attempt);
             var started = _time.GetTimestamp();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -125,6 +125,7 @@ public sealed class ResilientHttp : IDisposable
                 using var request = new HttpRequestMessage(HttpMethod.Get, url);
                 foreach (var (k, v) in headers) request.Headers.TryAddWithoutValidation(k, v);
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (slot is not null) _limiter!.Complete(slot);
                 var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
                 var contentType = response.Content.Headers.ContentType?.ToString();

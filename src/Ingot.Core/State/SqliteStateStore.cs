@@ -52,10 +52,18 @@ public sealed class SqliteStateStore : IStateStore
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
-        connection.Open();
-        Exec(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;");
-        Migrate(connection);
-        return new SqliteStateStore(connection, path, time);
+        try
+        {
+            connection.Open();
+            Exec(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;");
+            Migrate(connection);
+            return new SqliteStateStore(connection, path, time);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     private static void Migrate(SqliteConnection connection)

@@ -11,6 +11,19 @@ public static class CoverageJson
     /// <summary>Throws <see cref="FormatException"/> when the body is not a well-formed coverage.</summary>
     public static List<Record> Parse(ReadOnlySpan<byte> body, DateTimeOffset from, DateTimeOffset to)
     {
+        try
+        {
+            return ParseCore(body, from, to);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A node of the wrong kind (a number where a string belongs, an array for an object).
+            throw new FormatException($"unexpected value type: {e.Message}", e);
+        }
+    }
+
+    private static List<Record> ParseCore(ReadOnlySpan<byte> body, DateTimeOffset from, DateTimeOffset to)
+    {
         JsonNode? root;
         try
         {
