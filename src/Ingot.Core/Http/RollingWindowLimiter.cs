@@ -29,6 +29,7 @@ public sealed class RollingWindowLimiter
         (_permits, _window) = perSecond switch
         {
             >= 1 when Math.Abs(perSecond - Math.Round(perSecond)) < 1e-9 => ((int)Math.Round(perSecond), TimeSpan.FromSeconds(1)),
+            < 1 when Math.Abs(1 / perSecond - Math.Round(1 / perSecond)) < 1e-9 => (1, TimeSpan.FromSeconds(Math.Round(1 / perSecond))),
             _ when Math.Abs(perSecond * 60 - Math.Round(perSecond * 60)) < 1e-6 && perSecond * 60 >= 1 => ((int)Math.Round(perSecond * 60), TimeSpan.FromMinutes(1)),
             _ when Math.Abs(perSecond * 3600 - Math.Round(perSecond * 3600)) < 1e-6 && perSecond * 3600 >= 1 => ((int)Math.Round(perSecond * 3600), TimeSpan.FromHours(1)),
             >= 1 => ((int)Math.Floor(perSecond), TimeSpan.FromSeconds(1)),

@@ -58,7 +58,7 @@ public sealed class RollingWindowLimiterTests
         var sixth = limiter.WaitAsync(TestContext.Current.CancellationToken);
         _clock.Advance(TimeSpan.FromMilliseconds(999));
         var earlyDone = sixth.IsCompleted;
-        _clock.Advance(TimeSpan.FromMilliseconds(10));
+        _clock.Advance(TimeSpan.FromMilliseconds(25)); // the window plus the 20 ms arrival margin
         await sixth.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         // Then
@@ -128,7 +128,7 @@ public sealed class RollingWindowLimiterTests
         var second = limiter.WaitAsync(TestContext.Current.CancellationToken);
         _clock.Advance(TimeSpan.FromMilliseconds(1990));
         var earlyDone = second.IsCompleted;
-        _clock.Advance(TimeSpan.FromMilliseconds(20));
+        _clock.Advance(TimeSpan.FromMilliseconds(60)); // the window plus its 2 % arrival margin
         await second.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         // Then

@@ -4,7 +4,7 @@ using Ingot.Sources.Knmi;
 namespace Ingot.Tests.Core.Sources.Knmi;
 
 /// <summary>Failing tests that demonstrate a CoverageJson bug (see the report); kept apart so the lead can decide.</summary>
-public sealed class CoverageJsonBugTests
+public sealed class CoverageJsonRegressionTests
 {
     [Theory]
     [InlineData("""{"type":5}""")]

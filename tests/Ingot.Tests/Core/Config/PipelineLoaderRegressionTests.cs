@@ -3,7 +3,7 @@ using Ingot.Config;
 namespace Ingot.Tests.Core.Config;
 
 /// <summary>Failing tests that demonstrate loader bugs (see the report); kept apart so the lead can decide.</summary>
-public sealed class PipelineLoaderBugTests
+public sealed class PipelineLoaderRegressionTests
 {
     private const string Head = "name: p\nsource:\n  type: knmi-edr\n  base_url: https://x.test\n  api_key: k\n  collection: c\n  stations: [s]\n  parameters: [T]\n  start: 2020-01-01\n  step: P1D\n";
 
