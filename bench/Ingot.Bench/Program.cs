@@ -3,13 +3,14 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 50000)] [--scales 1,10]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 50000)] [--scales 1,10] | knmi [--latency MS] [--concurrency N] [--years N]");
     return 2;
 }
 
 return args[0] switch
 {
     "parquet" => await ParquetBench.RunAsync(args[1..]),
+    "knmi" => await KnmiBench.RunAsync(args[1..]),
     // One measured pass in a fresh process, so its peak RSS (VmHWM) is its own.
     ParquetBench.ChildCommand => await ParquetBench.RunChildAsync(args[1..]),
     _ => Unknown(args[0]),
@@ -17,6 +18,6 @@ return args[0] switch
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet)");
+    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, knmi)");
     return 2;
 }

@@ -53,6 +53,12 @@ public sealed record LandedFile(string Destination, string Path, string Sha256, 
 public interface IFileJournal
 {
     Task WillWriteAsync(string destination, string path, CancellationToken cancellationToken);
+
+    /// <summary>Journals several paths in one state write (a chunk's pages and manifest).</summary>
+    async Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken)
+    {
+        foreach (var p in paths) await WillWriteAsync(destination, p, cancellationToken).ConfigureAwait(false);
+    }
 }
 
 /// <summary>

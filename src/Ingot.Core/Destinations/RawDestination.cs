@@ -27,22 +27,22 @@ public sealed class RawDestination(IBlobStore store, string name = "raw") : IDes
     {
         var landed = new List<LandedFile>();
         var entries = new List<ManifestEntry>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var page in chunk.Pages)
+        var paths = chunk.Pages.Select(p => FilePath(run.Pipeline, chunk.Stream, chunk.From, p.Key)).ToList();
+        // One body, one name: a page key repeated would overwrite an earlier page silently.
+        if (paths.Distinct(StringComparer.Ordinal).Count() != paths.Count) throw new InvalidOperationException($"chunk {chunk.ChunkKey}: two pages share a key");
+        var manifestPath = ManifestPath(run.Pipeline, chunk.Stream, chunk.ChunkKey);
+        await journal.WillWriteAsync(Name, [.. paths, manifestPath], cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < chunk.Pages.Count; i++)
         {
-            var path = FilePath(run.Pipeline, chunk.Stream, chunk.From, page.Key);
-            // One body, one name: a page key repeated would overwrite an earlier page silently.
-            if (!seen.Add(path)) throw new InvalidOperationException($"chunk {chunk.ChunkKey}: two pages share the key {page.Key}");
+            var page = chunk.Pages[i];
+            var path = paths[i];
             var sha = Convert.ToHexStringLower(SHA256.HashData(page.Body.Span));
-            await journal.WillWriteAsync(Name, path, cancellationToken).ConfigureAwait(false);
             await store.WriteAsync(path, page.Body, cancellationToken).ConfigureAwait(false);
             landed.Add(new LandedFile(Name, path, sha, page.Body.Length));
             entries.Add(new ManifestEntry(path, sha, page.Body.Length, page.RedactedRequest, page.Status, page.FetchedAt, page.Records.Count));
         }
         var manifest = new Manifest(chunk.ChunkKey, chunk.Stream, run.Pipeline, run.RunId, run.SourceSystem, entries);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson.Options);
-        var manifestPath = ManifestPath(run.Pipeline, chunk.Stream, chunk.ChunkKey);
-        await journal.WillWriteAsync(Name, manifestPath, cancellationToken).ConfigureAwait(false);
         await store.WriteAsync(manifestPath, bytes, cancellationToken).ConfigureAwait(false);
         landed.Add(new LandedFile(Name, manifestPath, Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes.Length));
         return landed;

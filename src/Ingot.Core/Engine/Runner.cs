@@ -114,8 +114,8 @@ public sealed class Runner(
 
         // Recovery: chunks a dead run left running go back to pending; their unfinished files go away.
         foreach (var c in known.Values.Where(c => c.Status == ChunkStatus.Running))
-            await DeleteAllAsync(await state.ReleaseChunkAsync(spec.Name, c.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
-        await DeleteAllAsync(await state.PendingDeletionsAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+            await state.ReleaseChunkAsync(spec.Name, c.Key, CancellationToken.None).ConfigureAwait(false);
+        await DeleteAllAsync(await state.AbandonPendingAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var d in destinations) await d.PrepareAsync(run, CancellationToken.None).ConfigureAwait(false);
         known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
 
@@ -130,14 +130,19 @@ public sealed class Runner(
 
         using var halt = CancellationTokenSource.CreateLinkedTokenSource(stop);
         string? quotaMessage = null;
-        var workers = Math.Max(1, options.Concurrency ?? spec.Http.Concurrency);
-        var tasks = Enumerable.Range(0, Math.Min(workers, Math.Max(1, todo.Count))).Select(_ => Task.Run(async () =>
+        var fetchers = Math.Min(Math.Max(1, options.Concurrency ?? spec.Http.Concurrency), Math.Max(1, todo.Count));
+        // Fetching and landing are separate stages joined by a bounded channel: workers keep requests in flight
+        // while fetched chunks are written and committed (fsyncs, state), and memory stays bounded.
+        var fetched = Channel.CreateBounded<(Chunk Chunk, ChunkData Data, long Started)>(new BoundedChannelOptions(fetchers) { SingleReader = false, SingleWriter = false });
+        var fetchTasks = Enumerable.Range(0, fetchers).Select(_ => Task.Run(async () =>
         {
             while (!halt.IsCancellationRequested && queue.Reader.TryRead(out var chunk))
             {
                 try
                 {
-                    await ProcessChunkAsync(run, chunk, known.GetValueOrDefault(chunk.Key), halt.Token).ConfigureAwait(false);
+                    var started = time.GetTimestamp();
+                    if (await FetchChunkAsync(chunk, known.GetValueOrDefault(chunk.Key), halt.Token).ConfigureAwait(false) is { } data)
+                        await fetched.Writer.WriteAsync((chunk, data, started), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (QuotaExhaustedException q)
                 {
@@ -146,7 +151,15 @@ public sealed class Runner(
                 }
             }
         }, CancellationToken.None)).ToList();
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+        // Landing is not interrupted by Ctrl+C or a quota stop: a chunk whose data is fetched finishes (atomic files, then commit).
+        var landers = Enumerable.Range(0, Math.Min(fetchers, 4)).Select(_ => Task.Run(async () =>
+        {
+            await foreach (var (chunk, data, started) in fetched.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+                await LandChunkAsync(run, chunk, data, started).ConfigureAwait(false);
+        }, CancellationToken.None)).ToList();
+        await Task.WhenAll(fetchTasks).ConfigureAwait(false);
+        fetched.Writer.Complete();
+        await Task.WhenAll(landers).ConfigureAwait(false);
 
         await UpdateWatermarksAsync(chunks).ConfigureAwait(false);
         var pending = todo.Count - _done - _failed;
@@ -165,20 +178,20 @@ public sealed class Runner(
 
     private static bool IsDone(ChunkState? s, Chunk c) => s is { Status: ChunkStatus.Done } && (s.CoveredTo is null || s.CoveredTo >= c.To);
 
-    private async Task ProcessChunkAsync(RunContext run, Chunk chunk, ChunkState? previous, CancellationToken halt)
+    /// <summary>Fetches and processes one chunk; null when it failed (recorded) or was rolled back.</summary>
+    private async Task<ChunkData?> FetchChunkAsync(Chunk chunk, ChunkState? previous, CancellationToken halt)
     {
-        var started = time.GetTimestamp();
-        await state.MarkChunkRunningAsync(spec.Name, chunk.Key, chunk.Stream, RunId, CancellationToken.None).ConfigureAwait(false);
-        ChunkData data;
+        // No state write before the fetch: the attempt is counted when the chunk commits or fails, and files of an
+        // attempt that never finished are found through the journal (AbandonPendingAsync at the next start).
         try
         {
-            data = await source.FetchAsync(chunk, previous, new Progress(state, spec.Name, chunk.Key), halt).ConfigureAwait(false);
-            if (processor is not null) data = processor.Apply(data);
+            var data = await source.FetchAsync(chunk, previous, new Progress(state, spec.Name, chunk.Key), halt).ConfigureAwait(false);
+            return processor is null ? data : processor.Apply(data);
         }
         catch (OperationCanceledException) when (halt.IsCancellationRequested)
         {
             await DeleteAllAsync(await state.ReleaseChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
-            return;
+            return null;
         }
         catch (QuotaExhaustedException)
         {
@@ -193,10 +206,12 @@ public sealed class Runner(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             await FailAsync(chunk, e).ConfigureAwait(false);
-            return;
+            return null;
         }
+    }
 
-        // Landing is not interrupted by Ctrl+C: a chunk whose data is fetched finishes (atomic files, then commit).
+    private async Task LandChunkAsync(RunContext run, Chunk chunk, ChunkData data, long started)
+    {
         try
         {
             var journal = new Journal(state, spec.Name, chunk.Key);
@@ -211,8 +226,8 @@ public sealed class Runner(
             var bytes = data.Pages.Sum(p => (long)p.Body.Length);
             Interlocked.Add(ref _bytes, bytes);
             Interlocked.Increment(ref _done);
-            observer.ChunkLanded(Info, chunk, new ChunkOutcome(records + data.Quarantined, records, data.Quarantined, bytes, _chunkRequests.TryRemove(chunk.Key, out var n) ? n : 0,
-                files.Count, time.GetElapsedTime(started)));
+            observer.ChunkLanded(Info, chunk, new ChunkOutcome(records + data.Quarantined, records, data.Quarantined, bytes,
+                _chunkRequests.TryRemove(chunk.Key, out var n) ? n : 0, files.Count, time.GetElapsedTime(started)));
         }
         catch (Exception e)
         {
@@ -223,7 +238,7 @@ public sealed class Runner(
     private async Task FailAsync(Chunk chunk, Exception e)
     {
         var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or Records.InvalidRecordsException ? e.Message : $"{e.GetType().Name}: {e.Message}");
-        var obsolete = await state.FailChunkAsync(spec.Name, chunk.Key, RunId, message, CancellationToken.None).ConfigureAwait(false);
+        var obsolete = await state.FailChunkAsync(spec.Name, chunk.Key, chunk.Stream, RunId, message, CancellationToken.None).ConfigureAwait(false);
         await DeleteAllAsync(obsolete).ConfigureAwait(false);
         Interlocked.Increment(ref _failed);
         var attempts = (await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).GetValueOrDefault(chunk.Key)?.Attempts ?? 1;
@@ -264,6 +279,9 @@ public sealed class Runner(
     {
         public Task WillWriteAsync(string destination, string path, CancellationToken cancellationToken) =>
             state.JournalFileAsync(pipeline, chunkKey, destination, path, cancellationToken);
+
+        public Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken) =>
+            state.JournalFilesAsync(pipeline, chunkKey, destination, paths, cancellationToken);
     }
 
     private sealed class Progress(IStateStore state, string pipeline, string chunkKey) : IChunkProgress

@@ -104,3 +104,22 @@ public static class RecordHasher
         }
     }
 }
+
+/// <summary>
+/// Records built on first use: the count is known from a cheap scan, the objects are made only when a
+/// destination, transform or validator reads them (a raw-only pipeline never does).
+/// </summary>
+public sealed class LazyRecords(int count, Func<IReadOnlyList<Record>> build) : IReadOnlyList<Record>
+{
+    private IReadOnlyList<Record>? _records;
+
+    public int Count => _records?.Count ?? count;
+
+    public Record this[int index] => Materialized[index];
+
+    private IReadOnlyList<Record> Materialized => _records ??= build();
+
+    public IEnumerator<Record> GetEnumerator() => Materialized.GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}

@@ -56,17 +56,21 @@ public interface IStateStore : IAsyncDisposable
     Task MarkChunkRunningAsync(string pipeline, string key, string stream, Guid runId, CancellationToken cancellationToken);
     Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken);
     Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken);
+    Task JournalFilesAsync(string pipeline, string key, string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken);
 
     /// <summary>Marks the chunk done with exactly these files, in one transaction; returns the journaled files it no longer keeps.</summary>
     Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken);
 
     /// <summary>Marks the chunk failed; returns the files an unfinished attempt journaled that no commit keeps.</summary>
-    Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, Guid runId, string error, CancellationToken cancellationToken);
+    Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, string stream, Guid runId, string error, CancellationToken cancellationToken);
 
     /// <summary>Puts a Running chunk (interrupted) back to Pending without counting a failure.</summary>
     Task<IReadOnlyList<PendingDeletion>> ReleaseChunkAsync(string pipeline, string key, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<PendingDeletion>> PendingDeletionsAsync(string pipeline, CancellationToken cancellationToken);
+
+    /// <summary>Run start (under the lease): every file journaled by an attempt that never committed becomes obsolete.</summary>
+    Task<IReadOnlyList<PendingDeletion>> AbandonPendingAsync(string pipeline, CancellationToken cancellationToken);
     Task ForgetDeletionAsync(PendingDeletion deletion, CancellationToken cancellationToken);
 
     Task SetWatermarkAsync(string pipeline, string stream, string value, long recordCount, CancellationToken cancellationToken);

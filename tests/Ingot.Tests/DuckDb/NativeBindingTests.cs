@@ -4,6 +4,11 @@ using Ingot.DuckDb.Native;
 
 namespace Ingot.Tests.DuckDb;
 
+/// <summary>Resident memory is per process: measure it with no other test running.</summary>
+[CollectionDefinition(nameof(MemoryMeasurement), DisableParallelization = true)]
+public sealed class MemoryMeasurement;
+
+[Collection(nameof(MemoryMeasurement))]
 public sealed class NativeBindingTests
 {
     [Fact]

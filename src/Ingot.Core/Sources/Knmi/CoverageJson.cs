@@ -8,6 +8,71 @@ namespace Ingot.Sources.Knmi;
 /// <summary>Reads KNMI EDR CoverageJSON (a CoverageCollection or a bare Coverage) into one record per (station, time).</summary>
 public static class CoverageJson
 {
+    /// <summary>
+    /// Checks the body is a complete, well-formed coverage and counts the records in [from, to) without building
+    /// them: a raw-only pipeline never pays for record objects. Throws <see cref="FormatException"/> like <see cref="Parse"/>.
+    /// </summary>
+    public static int Scan(ReadOnlyMemory<byte> body, DateTimeOffset from, DateTimeOffset to)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new FormatException("body is not a JSON object");
+            var type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            var count = 0;
+            switch (type)
+            {
+                case "CoverageCollection":
+                    if (!root.TryGetProperty("coverages", out var coverages) || coverages.ValueKind != JsonValueKind.Array) throw new FormatException("CoverageCollection without coverages");
+                    foreach (var c in coverages.EnumerateArray()) count += ScanCoverage(c, from, to);
+                    break;
+                case "Coverage":
+                    count += ScanCoverage(root, from, to);
+                    break;
+                default:
+                    throw new FormatException($"unexpected body type '{type ?? "(none)"}'");
+            }
+            return count;
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"body is not JSON ({e.Message})", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new FormatException($"unexpected value type: {e.Message}", e);
+        }
+    }
+
+    private static int ScanCoverage(JsonElement coverage, DateTimeOffset from, DateTimeOffset to)
+    {
+        if (coverage.ValueKind != JsonValueKind.Object) throw new FormatException("coverage is not an object");
+        if (!coverage.TryGetProperty("eumetnet:locationId", out var id) || id.ValueKind != JsonValueKind.String) throw new FormatException("coverage without eumetnet:locationId");
+        var station = id.GetString();
+        if (!coverage.TryGetProperty("domain", out var domain) || domain.ValueKind != JsonValueKind.Object
+            || !domain.TryGetProperty("axes", out var axes) || axes.ValueKind != JsonValueKind.Object
+            || !axes.TryGetProperty("t", out var tAxis) || tAxis.ValueKind != JsonValueKind.Object
+            || !tAxis.TryGetProperty("values", out var times) || times.ValueKind != JsonValueKind.Array)
+            throw new FormatException($"coverage {station} without a t axis");
+        var n = times.GetArrayLength();
+        if (!coverage.TryGetProperty("ranges", out var ranges) || ranges.ValueKind != JsonValueKind.Object) throw new FormatException($"coverage {station} without ranges");
+        foreach (var range in ranges.EnumerateObject())
+        {
+            if (range.Value.ValueKind != JsonValueKind.Object || !range.Value.TryGetProperty("values", out var values) || values.ValueKind != JsonValueKind.Array)
+                throw new FormatException($"coverage {station}: range {range.Name} without values");
+            if (values.GetArrayLength() != n) throw new FormatException($"coverage {station}: range {range.Name} has {values.GetArrayLength()} values for {n} times");
+        }
+        var count = 0;
+        foreach (var stamp in times.EnumerateArray())
+        {
+            if (stamp.ValueKind != JsonValueKind.String || !DateTimeOffset.TryParse(stamp.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+                throw new FormatException($"coverage {station}: bad time {stamp.GetRawText()}");
+            if (t >= from && t < to) count++;
+        }
+        return count;
+    }
+
     /// <summary>Throws <see cref="FormatException"/> when the body is not a well-formed coverage.</summary>
     public static List<Record> Parse(ReadOnlySpan<byte> body, DateTimeOffset from, DateTimeOffset to)
     {

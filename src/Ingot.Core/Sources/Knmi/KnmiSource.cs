@@ -65,7 +65,7 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
     private async Task<FetchedPage?> FetchPartAsync(Chunk chunk, Part part, string key, CancellationToken cancellationToken)
     {
         var url = Url(part);
-        List<Record>? records = null;
+        var count = -1;
         var noData = false;
         var reply = await http.GetAsync(url, Headers, (status, body, contentType) =>
         {
@@ -77,7 +77,7 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
             if (status is < 200 or >= 300) return null;
             try
             {
-                records = CoverageJson.Parse(body, part.From, part.To);
+                count = CoverageJson.Scan(body, part.From, part.To);
                 return null;
             }
             catch (FormatException e)
@@ -86,8 +86,10 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
                 return new HttpFailure(FailureKind.Transient, status, $"unparsable body: {e.Message}");
             }
         }, chunk.Key, cancellationToken).ConfigureAwait(false);
-        if (noData || records is null) return null;
-        return new FetchedPage(key, reply.Body, $"GET {Redact.Url(url)}", reply.Status, time.GetUtcNow(), records);
+        if (noData || count < 0) return null;
+        var body = reply.Body;
+        var records = new LazyRecords(count, () => CoverageJson.Parse(body, part.From, part.To));
+        return new FetchedPage(key, body, $"GET {Redact.Url(url)}", reply.Status, time.GetUtcNow(), records);
     }
 
     private Dictionary<string, string> Headers => new() { ["Authorization"] = spec.ApiKey, ["Accept"] = "application/prs.coverage+json, application/json" };

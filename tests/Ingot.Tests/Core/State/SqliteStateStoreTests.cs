@@ -277,7 +277,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     // ---- chunks ----
 
     [Fact]
-    public async Task MarkChunkRunning_NewChunk_IsRunningWithOneAttempt()
+    public async Task MarkChunkRunning_NewChunk_IsRunningWithNoAttemptCountedYet()
     {
         // Given
         var run = Guid.NewGuid();
@@ -288,7 +288,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
         // Then
         var chunk = await ChunkAsync();
         chunk.Status.ShouldBe(ChunkStatus.Running);
-        chunk.Attempts.ShouldBe(1);
+        chunk.Attempts.ShouldBe(0, "an attempt is counted when it commits or fails, not when it starts");
         chunk.Stream.ShouldBe("obs");
         chunk.RunId.ShouldBe(run);
         chunk.UpdatedAt.ShouldBe(_clock.GetUtcNow());
@@ -372,7 +372,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
         await _store.JournalFileAsync(Pipeline, Key, "raw", "kept.json", Ct);
 
         // When
-        var obsolete = await _store.FailChunkAsync(Pipeline, Key, retry, "HTTP 500", Ct);
+        var obsolete = await _store.FailChunkAsync(Pipeline, Key, "s", retry, "HTTP 500", Ct);
 
         // Then
         obsolete.ShouldBe([new PendingDeletion(Pipeline, Key, "raw", "new.json")]);
@@ -427,7 +427,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
         // Given
         var run = Guid.NewGuid();
         await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
-        await _store.FailChunkAsync(Pipeline, Key, run, "boom", Ct);
+        await _store.FailChunkAsync(Pipeline, Key, "s", run, "boom", Ct);
 
         // When
         await _store.ReleaseChunkAsync(Pipeline, Key, Ct);
@@ -459,7 +459,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
         await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "a.json", Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "b.json", Ct);
-        var obsolete = await _store.FailChunkAsync(Pipeline, Key, run, "boom", Ct);
+        var obsolete = await _store.FailChunkAsync(Pipeline, Key, "s", run, "boom", Ct);
         obsolete.Count.ShouldBe(2);
 
         // When

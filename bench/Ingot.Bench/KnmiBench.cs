@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ingot.Config;
+using Ingot.Destinations;
+using Ingot.Engine;
+using Ingot.Http;
+using Ingot.Sources;
+using Ingot.Sources.Knmi;
+using Ingot.State;
+using Ingot.Storage;
+using Ingot.Simulators;
+
+namespace Ingot.Bench;
+
+/// <summary>
+/// Macro benchmark for the engine: a ~1,000-request KNMI backfill against the simulator at a fixed latency,
+/// through the whole engine (plan, fetch, parse, raw archive with fsync, manifests, state commits), and the
+/// ratio of its wall time to the ideal time (requests × latency ÷ concurrency). Goal ≤ 1.10.
+/// </summary>
+internal static class KnmiBench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var latencyMs = Arg(args, "--latency", 50);
+        var concurrency = Arg(args, "--concurrency", 20);
+        var years = Arg(args, "--years", 75);
+        if (Environment.GetEnvironmentVariable("BENCH_MINTHREADS") is { } mt) ThreadPool.SetMinThreads(int.Parse(mt, CultureInfo.InvariantCulture), int.Parse(mt, CultureInfo.InvariantCulture));
+        var time = TimeProvider.System;
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions
+        {
+            ApiKey = "bench-key", Latency = TimeSpan.FromMilliseconds(latencyMs), Capacity = 10_000, RateLimitPerSecond = double.PositiveInfinity,
+        });
+        var work = Path.Combine(Path.GetTempPath(), "ingot-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        try
+        {
+            var start = new DateTimeOffset(2025 - years, 1, 2, 0, 0, 0, TimeSpan.Zero);
+            var end = new DateTimeOffset(2025, 1, 2, 0, 0, 0, TimeSpan.Zero);
+            // One station and one parameter per request, a year per window: ~1,000 requests of ~10 KB.
+            var source = new KnmiSourceSpec(sim.BaseUrl.ToString().TrimEnd('/'), "bench-key", "daily-in-situ-meteorological-observations-validated",
+                KnmiData.Stations.ToList(), ["TG"], start, end, TimeSpan.FromDays(1), 366);
+            var http = HttpSpec.Default with { Concurrency = concurrency, Timeout = TimeSpan.FromSeconds(30) };
+            var spec = new PipelineSpec("knmi-bench", null, null, true, null, source, http,
+                [new DestinationSpec("raw", Path.Combine(work, "lake"), [], "zstd", 0, new StoreOptions())], null, [], Path.Combine(work, "p.yaml"));
+            using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { Timeout = Timeout.InfiniteTimeSpan };
+            var observer = new Counting();
+            var resilient = new ResilientHttp(client, http, time, observer, null);
+            using var knmi = new KnmiSource(source, resilient, time);
+            var planned = knmi.Plan(start, end);
+            await using var state = SqliteStateStore.Open(Path.Combine(work, "state.db"), time);
+            IReadOnlyList<IDestination> dests = Environment.GetEnvironmentVariable("BENCH_NODEST") is null ? [new RawDestination(new LocalBlobStore(Path.Combine(work, "lake")))] : [];
+            var runner = new Runner(spec, knmi, dests, state, new Quiet(), time);
+            observer.Runner = runner;
+
+            // Anchor, same run and first (so the engine gets no warmer process than it): the same requests with a bare HttpClient at the same concurrency (bodies read, nothing else).
+            var urls = planned.Select(c => knmi.Url(new KnmiSource.Part(c.Stations, c.From, c.To))).ToList();
+            var bare = Stopwatch.StartNew();
+            await Parallel.ForEachAsync(urls, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (url, ct) =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.TryAddWithoutValidation("Authorization", "bench-key");
+                using var response = await client.SendAsync(request, ct);
+                await response.Content.ReadAsByteArrayAsync(ct);
+            });
+            var bareWall = bare.Elapsed.TotalSeconds;
+            var dataRequestsBefore = sim.DataRequestCount;
+            var clock = Stopwatch.StartNew();
+            var summary = await runner.RunAsync(new RunOptions(), CancellationToken.None);
+            var wall = clock.Elapsed.TotalSeconds;
+
+            var requests = sim.DataRequestCount - dataRequestsBefore;
+
+            var ideal = requests * latencyMs / 1000.0 / concurrency;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"knmi backfill: {planned.Count} chunks, {requests} requests, {summary.RecordsLanded:N0} records, {summary.Bytes / 1e6:0.0} MB, exit {summary.ExitCode}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"latency {latencyMs} ms, concurrency {concurrency}: wall {wall:0.00} s, ideal {ideal:0.00} s (requests x latency / concurrency)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bare HttpClient, same requests and concurrency: {bareWall:0.00} s = {bareWall / ideal:0.000} x ideal"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wall / ideal = {wall / ideal:0.000}  (goal <= 1.10);  wall / bare HttpClient = {wall / bareWall:0.000}"));
+            return summary.ExitCode;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private sealed class Counting : IHttpObserver
+    {
+        public Runner? Runner { get; set; }
+        public void OnAttempt(string chunkKey, int attempt) => Runner?.CountAttempt(chunkKey);
+        public void OnRetry(string chunkKey, int attempt, int? status, string reason, TimeSpan wait) => Runner?.CountRetry();
+        public void OnCircuitOpen(TimeSpan pause, string reason) { }
+    }
+
+    private sealed class Quiet : IRunObserver
+    {
+        public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { }
+        public void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome) { }
+        public void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts) => Console.Error.WriteLine($"failed {chunk.Key}: {error}");
+        public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
+        public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { }
+        public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { }
+        public void RunComplete(RunInfo run, RunSummary summary) { }
+    }
+}
