@@ -110,6 +110,7 @@ internal sealed class JsonLog : IRunObserver, IDisposable
             ["retries"] = s.Retries,
             ["duration_s"] = s.DurationSeconds,
             ["message"] = s.Message,
+            ["where"] = s.Where,
         });
 
     public void Dispose() => _file?.Dispose();

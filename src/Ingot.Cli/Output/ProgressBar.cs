@@ -58,6 +58,7 @@ internal sealed class ProgressBar(IAnsiConsole console, TimeProvider time) : IRu
         console.MarkupLine($"[{color}]{s.Status}[/]: {s.ChunksDone} done, {s.ChunksFailed} failed, {s.ChunksSkipped} skipped, {s.ChunksPending} pending; " +
             $"records fetched {s.RecordsFetched:N0} = landed {s.RecordsLanded:N0} + quarantined {s.RecordsQuarantined:N0}; {s.Requests:N0} requests, {s.Retries:N0} retries, {s.DurationSeconds:0.0}s");
         if (s.Message is not null) console.MarkupLineInterpolated($"{s.Message}");
+        foreach (var w in s.Where) console.MarkupLineInterpolated($"data → {w}");
     }
 
     private void Draw(bool force)

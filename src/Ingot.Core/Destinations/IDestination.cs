@@ -81,4 +81,7 @@ public interface IDestination : IAsyncDisposable
 
     /// <summary>Re-reads a landed file and returns its sha256 hex, or null when it is missing.</summary>
     Task<string?> HashAsync(string path, CancellationToken cancellationToken);
+
+    /// <summary>Where this destination puts a pipeline's data, for people (a folder or URL).</summary>
+    string Where(string pipeline) => Name;
 }

@@ -47,6 +47,8 @@ public sealed class QuarantineDestination(IBlobStore store) : IDestination
 
     public Task DeleteAsync(string path, CancellationToken cancellationToken) => store.DeleteAsync(path, cancellationToken);
 
+    public string Where(string pipeline) => $"{store.Root.TrimEnd('/')}/{pipeline}/_quarantine/";
+
     public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => RawDestination.HashOf(store, path, cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

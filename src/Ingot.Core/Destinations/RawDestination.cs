@@ -50,6 +50,8 @@ public sealed class RawDestination(IBlobStore store, string name = "raw") : IDes
 
     public Task DeleteAsync(string path, CancellationToken cancellationToken) => store.DeleteAsync(path, cancellationToken);
 
+    public string Where(string pipeline) => $"{store.Root.TrimEnd('/')}/{pipeline}/raw/";
+
     public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => HashOf(store, path, cancellationToken);
 
     public static async Task<string?> HashOf(IBlobStore store, string path, CancellationToken cancellationToken)

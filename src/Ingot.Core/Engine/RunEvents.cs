@@ -36,7 +36,8 @@ public sealed record RunSummary(
     long Requests,
     long Retries,
     double DurationSeconds,
-    string? Message);
+    string? Message,
+    IReadOnlyList<string> Where);
 
 public static class ExitCodes
 {

@@ -108,7 +108,9 @@ public sealed class Runner(
         var chunks = source.Plan(from, to);
         var known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
         var ingestedAt = time.GetUtcNow();
-        var loadType = options.FullRefresh || !known.Values.Any(c => c.Status == ChunkStatus.Done) ? LoadType.Full : LoadType.Incremental;
+        // Time-windowed sources land each window as an incremental load; --full-refresh reloads everything as full.
+        // (Not "full until the first success": a resumed backfill would then mix both in one load.)
+        var loadType = options.FullRefresh ? LoadType.Full : LoadType.Incremental;
         var run = new RunContext(RunId, spec.Name, source.SourceSystem, ingestedAt, loadType);
         await state.StartRunAsync(new RunRecord(RunId, spec.Name, ingestedAt, null, "running", null, options.Args, null), CancellationToken.None).ConfigureAwait(false);
 
@@ -170,7 +172,8 @@ public sealed class Runner(
         else if (_failed > 0) (exit, status) = (ExitCodes.FailedChunks, "failed_chunks");
         else (exit, status) = (ExitCodes.Complete, "complete");
         var summary = new RunSummary(RunId, spec.Name, status, exit, chunks.Count, _done, _failed, skipped, pending,
-            _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3), quotaMessage);
+            _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3), quotaMessage,
+            destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList());
         await state.FinishRunAsync(RunId, status, exit, JsonSerializer.Serialize(summary), CancellationToken.None).ConfigureAwait(false);
         observer.RunComplete(Info, summary);
         return summary;
