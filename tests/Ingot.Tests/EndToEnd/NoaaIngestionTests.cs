@@ -16,7 +16,7 @@ public sealed class NoaaIngestionTests
     private static readonly DateTime From = new(2010, 1, 1);
     private static readonly DateTime To = new(2010, 7, 1);
 
-    private static string Pipeline(SimulatorHost sim, string extraHttp = "", string schema = "", int pageSize = 50) => $"""
+    private static string Pipeline(SimulatorHost sim, string extraHttp = "", string schema = "", int pageSize = 50, string extraDestinations = "") => $"""
         name: noaa-e2e
         source:
           type: noaa-cdo
@@ -41,6 +41,7 @@ public sealed class NoaaIngestionTests
         destinations:
           - type: raw
             path: ./lake
+        {extraDestinations}
         {schema}
         transforms:
           - split: {"{"}field: attributes, separator: ","{"}"}
@@ -201,5 +202,50 @@ public sealed class NoaaIngestionTests
         }
         // The raw archive is untouched by transforms and validation: every record once, attributes still strings.
         ShouldHoldExactlyOnce(ws);
+    }
+
+    [Fact]
+    public async Task Run_ToParquet_TransformColumnsAndMetadataAreRight()
+    {
+        // Given NOAA data with 99999 accumulation markers, landed raw and as Parquet
+        await using var sim = await SimulatorHost.StartNoaaAsync(new SimulatorOptions { ApiKey = Token }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("noaa.yaml", Pipeline(sim, extraDestinations: "  - type: parquet\n    path: ./lake\n    compression: snappy"));
+
+        // When it runs
+        var result = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+
+        // Then Parquet has each record once, attributes as a list with empty parts kept, date_ms as epoch ms,
+        // values as served (99999 stays 99999) and the metadata columns
+        result.ExitCode.ShouldBe(0, result.Stdout + result.Stderr);
+        var expected = Expected().ToDictionary(r => (r.Station, r.Date.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture)));
+        expected.Values.ShouldContain(r => r.Value == NoaaData.Sentinel, "the window has accumulation markers");
+        using var db = Ingot.DuckDb.DuckDbSession.Open();
+        var glob = Ingot.DuckDb.DuckDbSession.Literal(Path.Combine(ws.Lake, "noaa-e2e", "precip_15", "**", "*.parquet"));
+        var rows = db.Query($"""
+            SELECT station, date, value, len(attributes) AS n, to_json(attributes)::VARCHAR AS attrs, typeof(attributes) AS attr_type, date_ms, typeof(date_ms) AS ms_type,
+                   _source_system, _stream, _event_ts::VARCHAR AS ev, _record_hash, event_date::VARCHAR AS event_date
+            FROM read_parquet({glob}, hive_partitioning = true, union_by_name = true)
+            """);
+        rows.Count.ShouldBe(expected.Count);
+        var seen = new HashSet<(string, string)>();
+        foreach (var row in rows)
+        {
+            var key = ((string)row[rows.Ordinal("station")]!, (string)row[rows.Ordinal("date")]!);
+            seen.Add(key).ShouldBeTrue($"{key} twice");
+            var r = expected[key];
+            Convert.ToDouble(row[rows.Ordinal("value")], CultureInfo.InvariantCulture).ShouldBe(r.Value);
+            row[rows.Ordinal("attr_type")].ShouldBe("VARCHAR[]");
+            Convert.ToInt64(row[rows.Ordinal("n")], CultureInfo.InvariantCulture).ShouldBe(r.Attributes.Split(',').Length);
+            row[rows.Ordinal("attrs")].ShouldBe(JsonSerializer.Serialize(r.Attributes.Split(',')));
+            row[rows.Ordinal("ms_type")].ShouldBe("BIGINT");
+            Convert.ToInt64(row[rows.Ordinal("date_ms")], CultureInfo.InvariantCulture).ShouldBe(new DateTimeOffset(DateTime.SpecifyKind(r.Date, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
+            row[rows.Ordinal("_source_system")].ShouldBe("noaa-cdo");
+            row[rows.Ordinal("_stream")].ShouldBe("precip_15");
+            row[rows.Ordinal("event_date")].ShouldBe(r.Date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            ((string)row[rows.Ordinal("_record_hash")]!).Length.ShouldBe(32);
+        }
+        rows.ShouldContain(row => ((string)row[rows.Ordinal("attrs")]!).StartsWith("[\"\",\"\",", StringComparison.Ordinal),
+            "empty attribute parts are kept (\",,HI\" → [\"\",\"\",\"HI\"]), not dropped or NULL");
     }
 }
