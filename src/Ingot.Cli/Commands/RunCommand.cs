@@ -71,6 +71,16 @@ internal static class RunCommand
             }
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (a scheduler or systemd stopping us) drains the same way as Ctrl+C.
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            if (Interlocked.Increment(ref presses) == 1)
+            {
+                log.Write("warn", "SIGTERM: finishing or rolling back in-flight chunks", info, []);
+                stop.Cancel();
+            }
+        });
         try
         {
             var summary = await runner.RunAsync(options, stop.Token).ConfigureAwait(false);

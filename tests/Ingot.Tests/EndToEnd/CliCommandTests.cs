@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Ingot.Simulators;
+
+namespace Ingot.Tests.EndToEnd;
+
+/// <summary>The other commands of the built executable: plan, status, tune, Ctrl+C.</summary>
+public sealed class CliCommandTests
+{
+    private const string Daily = "daily-in-situ-meteorological-observations-validated";
+    private static readonly string[] Stations = ["0-20000-0-06260", "0-20000-0-06240"];
+    private static readonly string[] Parameters = ["TG", "TX"];
+    private const string Key = "cli-e2e-key";
+
+    private static string PipelineFor(SimulatorHost sim, long budget = 400, int concurrency = 2) =>
+        KnmiArchive.Pipeline("knmi-cli", sim.BaseUrl, Key, Daily, Stations, Parameters, "2000-01-02T00:00:00Z", "2002-01-02T00:00:00Z", "P1D", budget, concurrency: concurrency);
+
+    [Fact]
+    public async Task Plan_PrintsChunksRequestsAndEta_WithoutAnyRequest()
+    {
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim));
+
+        var plan = await IngotProcess.RunAsync(ws.Dir, null, "plan", pipeline, "--json");
+
+        plan.ExitCode.ShouldBe(0, plan.Stderr);
+        sim.Requests.Count.ShouldBe(0);
+        using var doc = JsonDocument.Parse(plan.Stdout);
+        var chunks = doc.RootElement.GetProperty("chunk_list").EnumerateArray().ToList();
+        chunks.Count.ShouldBe(doc.RootElement.GetProperty("chunks").GetInt32());
+        chunks.ShouldAllBe(c => c.GetProperty("data_points").GetInt64() <= 400);
+        doc.RootElement.GetProperty("data_points").GetInt64().ShouldBe(2 * 731 * 2);
+        doc.RootElement.GetProperty("eta_seconds").GetDouble().ShouldBeGreaterThan(0);
+        Directory.Exists(ws.Lake).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task Status_AfterARun_ShowsWatermarkAndDoneChunks()
+    {
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim));
+        var run = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+        run.ExitCode.ShouldBe(0);
+
+        var status = await IngotProcess.RunAsync(ws.Dir, null, "status", pipeline, "--json");
+
+        status.ExitCode.ShouldBe(0);
+        using var doc = JsonDocument.Parse(status.Stdout);
+        doc.RootElement.GetProperty("chunks").GetProperty("done").GetInt32().ShouldBe(run.Summary.GetProperty("chunks_done").GetInt32());
+        var mark = doc.RootElement.GetProperty("watermarks").GetProperty(Daily);
+        mark.GetProperty("value").GetString().ShouldBe("2002-01-02T00:00:00Z");
+        mark.GetProperty("record_count").GetInt64().ShouldBe(2 * 731);
+        doc.RootElement.GetProperty("runs").GetArrayLength().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Tune_SweepsLevels_PrintsTableWithSweetSpot_AndWritesNothing()
+    {
+        // Given a simulator whose capacity is 4 concurrent requests (beyond 8 it starts answering 503)
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key, Latency = TimeSpan.FromMilliseconds(40), Capacity = 4 },
+            TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim, budget: 100));
+
+        var tune = await IngotProcess.RunAsync(ws.Dir, null, "tune", pipeline, "--levels", "1,4,16", "--requests", "24");
+
+        tune.ExitCode.ShouldBe(0, tune.Stderr);
+        tune.Stdout.ShouldContain("| Concurrency | Time (s) | Success | Failures | Throughput (req/s) |");
+        var lines = tune.Stdout.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && char.IsDigit(l.Trim('|', ' ')[0])).ToList();
+        lines.Count.ShouldBe(3);
+        tune.Stdout.ShouldContain("sweet spot");
+        lines.Single(l => l.Contains("sweet spot", StringComparison.Ordinal)).ShouldContain(" 0 |");
+        sim.DataRequestCount.ShouldBe(72);
+        Directory.Exists(ws.Lake).ShouldBeFalse("tune writes nothing to the lake");
+    }
+
+    [Fact]
+    public async Task Run_CtrlC_FinishesInFlightChunksAndExits130_ThenResumesExactlyOnce()
+    {
+        // Given a slow backfill
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key, Latency = TimeSpan.FromMilliseconds(150) }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim, budget: 100));
+        using var p = Process.Start(IngotProcess.StartInfo(ws.Dir, null, "run", pipeline))!;
+        var output = new List<string>();
+        while (await p.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken) is { } line)
+        {
+            output.Add(line);
+            if (line.Contains("\"Chunk landed\"", StringComparison.Ordinal)) break;
+        }
+
+        // When it gets SIGINT (Ctrl+C)
+        Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        output.AddRange((await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken)).Split('\n'));
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        // Then it exits 130 with a summary, and the next run completes the rest exactly once
+        p.ExitCode.ShouldBe(130);
+        var summary = output.Last(l => l.Contains("\"Run complete\"", StringComparison.Ordinal));
+        summary.ShouldContain("\"status\":\"cancelled\"");
+        var resumed = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+        resumed.ExitCode.ShouldBe(0);
+        KnmiArchive.ShouldHoldExactlyOnce(KnmiArchive.Read(Path.Combine(ws.Lake, "knmi-cli", "raw", Daily)), 42, Stations, Parameters,
+            new DateTimeOffset(2000, 1, 2, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2002, 1, 2, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromDays(1));
+        ws.AllFiles(ws.Lake).ShouldNotContain(f => Path.GetFileName(f).StartsWith("_tmp_", StringComparison.Ordinal));
+    }
+}
