@@ -76,6 +76,7 @@ internal sealed class JsonLog : IRunObserver, IDisposable
             ["quarantined"] = o.Quarantined,
             ["bytes"] = o.Bytes,
             ["requests"] = o.Requests,
+            ["attempts"] = o.Requests,
             ["files"] = o.Files,
             ["latency_ms"] = Math.Round(o.Latency.TotalMilliseconds, 1),
         });
