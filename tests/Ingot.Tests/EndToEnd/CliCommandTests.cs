@@ -106,4 +106,32 @@ public sealed class CliCommandTests
             new DateTimeOffset(2000, 1, 2, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2002, 1, 2, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromDays(1));
         ws.AllFiles(ws.Lake).ShouldNotContain(f => Path.GetFileName(f).StartsWith("_tmp_", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Verify_AlteredOrMissingFile_ReportsItAndExits1()
+    {
+        // Given a landed archive
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim));
+        (await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline)).ExitCode.ShouldBe(0);
+        (await IngotProcess.RunAsync(ws.Dir, null, "verify", pipeline)).ExitCode.ShouldBe(0);
+        var files = Directory.EnumerateFiles(Path.Combine(ws.Lake, "knmi-cli", "raw", Daily), "*.json", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("_manifests", StringComparison.Ordinal)).OrderBy(f => f, StringComparer.Ordinal).ToList();
+
+        // When one body is altered by a byte and another is deleted
+        var altered = files[0];
+        var bytes = File.ReadAllBytes(altered);
+        bytes[^2] ^= 1;
+        File.WriteAllBytes(altered, bytes);
+        File.Delete(files[1]);
+        var verify = await IngotProcess.RunAsync(ws.Dir, null, "verify", pipeline, "--json");
+
+        // Then verify names both and exits 1
+        verify.ExitCode.ShouldBe(1);
+        using var doc = JsonDocument.Parse(verify.Stdout);
+        var problems = doc.RootElement.GetProperty("problems").EnumerateArray().Select(p => (p.GetProperty("kind").GetString(), p.GetProperty("path").GetString())).ToList();
+        problems.ShouldContain(("altered", Path.GetRelativePath(ws.Lake, altered)));
+        problems.ShouldContain(("missing", Path.GetRelativePath(ws.Lake, files[1])));
+    }
 }

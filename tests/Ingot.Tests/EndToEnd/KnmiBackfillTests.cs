@@ -191,6 +191,15 @@ public sealed class KnmiBackfillTests
         Directory.Exists(RawRoot(ws)).ShouldBeFalse("nothing is landed from an error body");
         // A 403 is not retried: one request per chunk.
         sim.DataRequestCount.ShouldBe(result.Summary.GetProperty("chunks_failed").GetInt32());
+        var status = await IngotProcess.RunAsync(ws.Dir, null, "status", pipeline, "--json");
+        status.Stdout.ShouldContain("HTTP 403: Access to this API has been disallowed");
+
+        // And the next run, with the key fixed, retries the failed chunks and completes
+        ws.Write("knmi.yaml", PipelineFor(sim));
+        var fixedRun = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+        fixedRun.ExitCode.ShouldBe(0);
+        fixedRun.Summary.GetProperty("chunks_done").GetInt32().ShouldBe(result.Summary.GetProperty("chunks_failed").GetInt32());
+        KnmiArchive.ShouldHoldExactlyOnce(KnmiArchive.Read(RawRoot(ws)), 42, Stations, Parameters, From, To, TimeSpan.FromDays(1));
     }
 
     [Fact]
