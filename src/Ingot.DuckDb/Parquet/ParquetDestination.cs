@@ -394,7 +394,17 @@ internal sealed class ParquetDestination : IDestination
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var order = new List<string>();
         var dir = new StringBuilder();
-        for (var r = 0; r < records.Length; r++)
+        var runLevel = Array.TrueForAll(_partitionBy, p => p is IngestionDatePartition or LoadTypePartition);
+        if (runLevel)
+        {
+            // Every partition value is the run's: one folder for the whole chunk, no key to build per record.
+            foreach (var p in _partitionBy) dir.Append(p).Append('=').Append(p == IngestionDatePartition ? ingestionDate : loadType).Append('/');
+            order.Add(dir.ToString());
+            var all = new List<int>(records.Length);
+            for (var r = 0; r < records.Length; r++) all.Add(r);
+            groups[order[0]] = all;
+        }
+        for (var r = 0; !runLevel && r < records.Length; r++)
         {
             dir.Clear();
             foreach (var p in _partitionBy)
