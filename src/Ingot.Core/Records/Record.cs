@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -31,77 +32,122 @@ public static class MetadataColumns
 
 public static class RecordHasher
 {
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    // Hashing runs once per landed record: one writer, buffer and key scratch per thread instead of per call.
+    [ThreadStatic] private static CanonicalWriter? t_writer;
+
+    /// <summary>Lowercase MD5 hex of the canonical JSON (keys sorted ordinally at every level, no whitespace).</summary>
     public static string Md5Hex(JsonNode? node)
     {
-        var buffer = new ArrayBufferWriterStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            WriteCanonical(writer, node);
-        }
         Span<byte> hash = stackalloc byte[16];
-        MD5.HashData(buffer.WrittenSpan, hash);
+        Md5(node, hash);
         return Convert.ToHexStringLower(hash);
+    }
+
+    /// <summary><see cref="Md5Hex"/> as 32 lowercase ASCII hex bytes, without allocating a string.</summary>
+    public static void Md5HexUtf8(JsonNode? node, Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, 32, nameof(destination));
+        Span<byte> hash = stackalloc byte[16];
+        Md5(node, hash);
+        for (var i = 0; i < hash.Length; i++)
+        {
+            destination[2 * i] = (byte)"0123456789abcdef"[hash[i] >> 4];
+            destination[2 * i + 1] = (byte)"0123456789abcdef"[hash[i] & 0xF];
+        }
     }
 
     /// <summary>Canonical JSON text: object keys sorted ordinally at every level.</summary>
     public static string Canonical(JsonNode? node)
     {
-        var buffer = new ArrayBufferWriterStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            WriteCanonical(writer, node);
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        var writer = t_writer ??= new CanonicalWriter();
+        return Encoding.UTF8.GetString(writer.Write(node));
     }
 
-    private static void WriteCanonical(Utf8JsonWriter writer, JsonNode? node)
+    private static void Md5(JsonNode? node, Span<byte> hash)
     {
-        switch (node)
+        var writer = t_writer ??= new CanonicalWriter();
+        MD5.HashData(writer.Write(node), hash);
+    }
+
+    private sealed class CanonicalWriter
+    {
+        private static readonly KeyComparer ByKey = new();
+        private readonly ArrayBufferWriter<byte> _buffer = new(512);
+        private readonly Utf8JsonWriter _writer;
+        // A stack of object members: each object level sorts its own segment, nested levels push above it.
+        private KeyValuePair<string, JsonNode?>[] _members = new KeyValuePair<string, JsonNode?>[32];
+        private int _top;
+
+        public CanonicalWriter() => _writer = new Utf8JsonWriter(_buffer, WriterOptions);
+
+        /// <summary>The canonical UTF-8 text, valid until the next call on this thread.</summary>
+        public ReadOnlySpan<byte> Write(JsonNode? node)
         {
-            case null:
-                writer.WriteNullValue();
-                break;
-            case JsonObject obj:
-                writer.WriteStartObject();
-                foreach (var (key, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
-                {
-                    writer.WritePropertyName(key);
-                    WriteCanonical(writer, value);
-                }
-                writer.WriteEndObject();
-                break;
-            case JsonArray array:
-                writer.WriteStartArray();
-                foreach (var item in array) WriteCanonical(writer, item);
-                writer.WriteEndArray();
-                break;
-            default:
-                node.WriteTo(writer);
-                break;
+            _buffer.ResetWrittenCount();
+            _writer.Reset(_buffer);
+            _top = 0;
+            try
+            {
+                WriteNode(node);
+                _writer.Flush();
+            }
+            catch
+            {
+                // A writer left mid-object would corrupt the next record's text: start over clean.
+                _writer.Reset(_buffer);
+                Array.Clear(_members);
+                throw;
+            }
+            return _buffer.WrittenSpan;
+        }
+
+        private void WriteNode(JsonNode? node)
+        {
+            switch (node)
+            {
+                case null:
+                    _writer.WriteNullValue();
+                    break;
+                case JsonObject obj:
+                    WriteObject(obj);
+                    break;
+                case JsonArray array:
+                    _writer.WriteStartArray();
+                    for (var i = 0; i < array.Count; i++) WriteNode(array[i]);
+                    _writer.WriteEndArray();
+                    break;
+                default:
+                    node.WriteTo(_writer);
+                    break;
+            }
+        }
+
+        private void WriteObject(JsonObject obj)
+        {
+            var start = _top;
+            var count = obj.Count;
+            if (_members.Length < start + count) Array.Resize(ref _members, Math.Max(_members.Length * 2, start + count));
+            for (var i = 0; i < count; i++) _members[_top++] = obj.GetAt(i);
+            // Keys are unique within an object, so an unstable sort gives the same order as a stable one.
+            Array.Sort(_members, start, count, ByKey);
+            _writer.WriteStartObject();
+            for (var i = start; i < start + count; i++)
+            {
+                _writer.WritePropertyName(_members[i].Key);
+                WriteNode(_members[i].Value);
+            }
+            _writer.WriteEndObject();
+            // Drop the references so a cached scratch array does not keep records alive.
+            Array.Clear(_members, start, count);
+            _top = start;
         }
     }
 
-    private sealed class ArrayBufferWriterStream : Stream
+    private sealed class KeyComparer : IComparer<KeyValuePair<string, JsonNode?>>
     {
-        private byte[] _buffer = new byte[256];
-        private int _length;
-        public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _length);
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_length + buffer.Length > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + buffer.Length));
-            buffer.CopyTo(_buffer.AsSpan(_length));
-            _length += buffer.Length;
-        }
+        public int Compare(KeyValuePair<string, JsonNode?> x, KeyValuePair<string, JsonNode?> y) => string.CompareOrdinal(x.Key, y.Key);
     }
 }
 

@@ -264,25 +264,7 @@ internal sealed class ParquetDestination : IDestination
             connection.Execute(create.ToString());
             using (var appender = connection.CreateAppender(table))
             {
-                var row = 0;
-                foreach (var file in files)
-                {
-                    foreach (var r in file.Rows)
-                    {
-                        if ((++row & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
-                        var record = records[r];
-                        appender.Append(file.Ordinal);
-                        for (var c = 0; c < names.Count; c++)
-                        {
-                            record.Fields.TryGetPropertyValue(names[c], out var value);
-                            AppendValue(appender, value, types[c]);
-                        }
-                        appender.Append(hashes[r]);
-                        if (record.EventTs is { } ts) appender.AppendTimestamp(ts);
-                        else appender.AppendNull();
-                        appender.EndRow();
-                    }
-                }
+                AppendRows(appender, records, files, names, types, hashes, cancellationToken);
                 appender.Close();
             }
             return new Staged(connection, table, files, select.ToString());
@@ -295,12 +277,102 @@ internal sealed class ParquetDestination : IDestination
         }
     }
 
-    private static string[] HashAll(Record[] records, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fills DuckDB data chunks column by column (one pass per column over a batch of rows, typed writes straight into
+    /// the vectors) and appends each chunk in one call. Column order: file ordinal, fields, record hash, event time.
+    /// </summary>
+    private static void AppendRows(DuckDbAppender appender, Record[] records, List<PlannedFile> files, List<string> names, ColumnType[] types,
+        byte[] hashes, CancellationToken cancellationToken)
     {
-        var hashes = new string[records.Length];
+        var columnTypes = new List<DuckDbType>(names.Count + 3) { DuckDbType.Integer };
+        foreach (var type in types) columnTypes.Add(type switch
+        {
+            ColumnType.BigInt => DuckDbType.BigInt,
+            ColumnType.Double => DuckDbType.Double,
+            ColumnType.Boolean => DuckDbType.Boolean,
+            _ => DuckDbType.Varchar,
+        });
+        columnTypes.Add(DuckDbType.Varchar);
+        columnTypes.Add(DuckDbType.Timestamp);
+        var hashColumn = names.Count + 1;
+        var eventColumn = names.Count + 2;
+
+        using var chunk = new DuckDbDataChunk(columnTypes);
+        var batch = new int[chunk.Capacity];
+        var values = new JsonNode?[chunk.Capacity];
+        var utf8 = new byte[256];
+        foreach (var file in files)
+        {
+            for (var offset = 0; offset < file.Rows.Count; offset += batch.Length)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var n = Math.Min(batch.Length, file.Rows.Count - offset);
+                file.Rows.CopyTo(offset, batch, 0, n);
+                chunk.Reset();
+                for (var row = 0; row < n; row++)
+                {
+                    var r = batch[row];
+                    chunk.SetInt32(0, row, file.Ordinal);
+                    chunk.SetUtf8(hashColumn, row, hashes.AsSpan(r * HashLength, HashLength));
+                    if (records[r].EventTs is { } ts) chunk.SetTimestamp(eventColumn, row, ts);
+                    else chunk.SetNull(eventColumn, row);
+                }
+                for (var c = 0; c < names.Count; c++)
+                {
+                    var name = names[c];
+                    for (var row = 0; row < n; row++) records[batch[row]].Fields.TryGetPropertyValue(name, out values[row]);
+                    SetColumn(chunk, c + 1, types[c], values.AsSpan(0, n), ref utf8);
+                }
+                Array.Clear(values);
+                chunk.SetSize(n);
+                appender.AppendChunk(chunk);
+            }
+        }
+    }
+
+    /// <summary>One column of a batch; values convert exactly as <see cref="ColumnTypes"/> classified them.</summary>
+    private static void SetColumn(DuckDbDataChunk chunk, int column, ColumnType type, ReadOnlySpan<JsonNode?> values, ref byte[] utf8)
+    {
+        for (var row = 0; row < values.Length; row++)
+        {
+            var value = values[row];
+            if (value is null || value.GetValueKind() == JsonValueKind.Null)
+            {
+                chunk.SetNull(column, row);
+                continue;
+            }
+            switch (type)
+            {
+                case ColumnType.BigInt:
+                    ColumnTypes.TryGetInt64(value.AsValue(), out var l);
+                    chunk.SetInt64(column, row, l);
+                    break;
+                case ColumnType.Double:
+                    chunk.SetDouble(column, row, ColumnTypes.GetDouble(value.AsValue()));
+                    break;
+                case ColumnType.Boolean:
+                    chunk.SetBoolean(column, row, value.GetValue<bool>());
+                    break;
+                default:
+                    var text = value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : value.ToJsonString(JsonText);
+                    var max = Encoding.UTF8.GetMaxByteCount(text.Length);
+                    if (max > utf8.Length) utf8 = new byte[Math.Max(max, utf8.Length * 2)];
+                    var length = Encoding.UTF8.GetBytes(text, utf8);
+                    chunk.SetUtf8(column, row, utf8.AsSpan(0, length));
+                    break;
+            }
+        }
+    }
+
+    private const int HashLength = 32;
+
+    /// <summary>Every record's hash as 32 lowercase hex bytes, record <c>i</c> at <c>32 * i</c>.</summary>
+    private static byte[] HashAll(Record[] records, CancellationToken cancellationToken)
+    {
+        var hashes = new byte[records.Length * HashLength];
         if (records.Length < 4096)
         {
-            for (var i = 0; i < records.Length; i++) hashes[i] = records[i].Hash();
+            for (var i = 0; i < records.Length; i++) RecordHasher.Md5HexUtf8(records[i].Fields, hashes.AsSpan(i * HashLength, HashLength));
             return hashes;
         }
         Parallel.ForEach(
@@ -308,35 +380,9 @@ internal sealed class ParquetDestination : IDestination
             new ParallelOptions { CancellationToken = cancellationToken },
             range =>
             {
-                for (var i = range.Item1; i < range.Item2; i++) hashes[i] = records[i].Hash();
+                for (var i = range.Item1; i < range.Item2; i++) RecordHasher.Md5HexUtf8(records[i].Fields, hashes.AsSpan(i * HashLength, HashLength));
             });
         return hashes;
-    }
-
-    private static void AppendValue(DuckDbAppender appender, JsonNode? value, ColumnType type)
-    {
-        if (value is null || value.GetValueKind() == JsonValueKind.Null)
-        {
-            appender.AppendNull();
-            return;
-        }
-        switch (type)
-        {
-            case ColumnType.BigInt:
-                ColumnTypes.TryGetInt64(value.AsValue(), out var l);
-                appender.Append(l);
-                break;
-            case ColumnType.Double:
-                appender.Append(ColumnTypes.GetDouble(value.AsValue()));
-                break;
-            case ColumnType.Boolean:
-                appender.Append(value.GetValue<bool>());
-                break;
-            default:
-                if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String) appender.Append(v.GetValue<string>());
-                else appender.Append(value.ToJsonString(JsonText));
-                break;
-        }
     }
 
     // ---- partitions and files ----------------------------------------------------------------------------------
@@ -348,7 +394,17 @@ internal sealed class ParquetDestination : IDestination
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var order = new List<string>();
         var dir = new StringBuilder();
-        for (var r = 0; r < records.Length; r++)
+        var runLevel = Array.TrueForAll(_partitionBy, p => p is IngestionDatePartition or LoadTypePartition);
+        if (runLevel)
+        {
+            // Every partition value is the run's: one folder for the whole chunk, no key to build per record.
+            foreach (var p in _partitionBy) dir.Append(p).Append('=').Append(p == IngestionDatePartition ? ingestionDate : loadType).Append('/');
+            order.Add(dir.ToString());
+            var all = new List<int>(records.Length);
+            for (var r = 0; r < records.Length; r++) all.Add(r);
+            groups[order[0]] = all;
+        }
+        for (var r = 0; !runLevel && r < records.Length; r++)
         {
             dir.Clear();
             foreach (var p in _partitionBy)
