@@ -52,11 +52,11 @@ public sealed class LocalBlobStore : IBlobStore
         var sameDir = string.Equals(Path.GetDirectoryName(Path.GetFullPath(localFile)), dir, StringComparison.Ordinal);
         if (!sameDir)
         {
-            // Copy to a temp name beside the target first: a cross-device move is not atomic.
+            // Bring the file beside the target under a temp name first: a rename on one filesystem, a copy across devices.
             var temp = Path.Combine(dir, $"{TempPrefix}{Path.GetFileName(target)}.{Guid.NewGuid():N}");
-            File.Copy(localFile, temp);
+            // (.NET's File.Move copies when the rename crosses devices; the copy is then synced here.)
+            File.Move(localFile, temp);
             using (var fs = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
-            File.Delete(localFile);
             localFile = temp;
         }
         File.Move(localFile, target, overwrite: true);

@@ -106,42 +106,44 @@ internal sealed class ParquetDestination : IDestination
         var staged = await Task.Run(() => Stage(run, chunk, records, names, types, cancellationToken), cancellationToken).ConfigureAwait(false);
         using var connection = staged.Connection;
         var landed = new List<LandedFile>(staged.Files.Count);
+        // One COPY writes every file of the chunk (partitioned by file ordinal) into a scratch folder under _tmp/;
+        // each file then becomes visible under its final name by an atomic move (or one PUT on S3).
+        var scratchRoot = _store.LocalScratchFor($"{_pipeline}/{chunk.Stream}/_tmp/{Guid.NewGuid():N}/x.parquet");
         try
         {
+            await journal.WillWriteAsync(Name, staged.Files.Select(f => f.Path).ToList(), cancellationToken).ConfigureAwait(false);
+            await Task.Run(() => connection.Execute(
+                $"COPY ({staged.SelectAll()}) TO {DuckDbSession.Literal(scratchRoot)} (FORMAT parquet, COMPRESSION {_compression}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true)"),
+                cancellationToken).ConfigureAwait(false);
             foreach (var file in staged.Files)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var scratch = Path.Combine(_store.LocalScratchFor(file.Path), $"{LocalBlobStore.TempPrefix}{chunk.ChunkKey}-{file.N}.{Guid.NewGuid():N}.parquet");
-                try
+                var written = Directory.GetFiles(Path.Combine(scratchRoot, $"{FileColumn}={file.Ordinal.ToString(CultureInfo.InvariantCulture)}"), "*.parquet");
+                if (written.Length != 1)
+                    throw new InvalidDataException($"chunk '{chunk.ChunkKey}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
+                var scratch = written[0];
+                string sha256;
+                long bytes;
+                var fs = new FileStream(scratch, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                await using (fs.ConfigureAwait(false))
                 {
-                    await Task.Run(() => connection.Execute(
-                        $"COPY ({staged.SelectFor(file.Ordinal)}) TO {DuckDbSession.Literal(scratch)} (FORMAT parquet, COMPRESSION {_compression})"),
-                        cancellationToken).ConfigureAwait(false);
-                    string sha256;
-                    long bytes;
-                    var fs = new FileStream(scratch, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                    await using (fs.ConfigureAwait(false))
-                    {
-                        bytes = fs.Length;
-                        sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, cancellationToken).ConfigureAwait(false));
-                    }
-                    await journal.WillWriteAsync(Name, file.Path, cancellationToken).ConfigureAwait(false);
-                    await _store.PutFileAsync(file.Path, scratch, cancellationToken).ConfigureAwait(false);
-                    landed.Add(new LandedFile(Name, file.Path, sha256, bytes));
+                    bytes = fs.Length;
+                    sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, cancellationToken).ConfigureAwait(false));
                 }
-                finally
-                {
-                    TryDelete(scratch);
-                }
+                await _store.PutFileAsync(file.Path, scratch, cancellationToken).ConfigureAwait(false);
+                landed.Add(new LandedFile(Name, file.Path, sha256, bytes));
             }
         }
         finally
         {
+            try { Directory.Delete(scratchRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             try { connection.Execute($"DROP TABLE IF EXISTS {staged.Table}"); }
             catch (DuckDbException) { /* the connection closes next; an in-memory table dies with the database */ }
         }
         return landed;
     }
+
+    public string Where(string pipeline) => $"{_store.Root.TrimEnd('/')}/{pipeline}/<stream>/{string.Join('/', _partitionBy.Select(p => p + "=…"))}/*.parquet";
 
     public ValueTask DisposeAsync()
     {
@@ -222,7 +224,7 @@ internal sealed class ParquetDestination : IDestination
         public DuckDbConnection Connection { get; } = connection;
         public string Table { get; } = table;
         public List<PlannedFile> Files { get; } = files;
-        public string SelectFor(int ordinal) => $"SELECT {selectList} FROM {Table} WHERE {FileColumn} = {ordinal.ToString(CultureInfo.InvariantCulture)}";
+        public string SelectAll() => $"SELECT {FileColumn}, {selectList} FROM {Table}";
     }
 
     private Staged Stage(RunContext run, ChunkData chunk, Record[] records, List<string> names, ColumnType[] types, CancellationToken cancellationToken)
