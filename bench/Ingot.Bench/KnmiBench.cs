@@ -26,10 +26,8 @@ internal static class KnmiBench
         var years = Arg(args, "--years", 75);
         if (Environment.GetEnvironmentVariable("BENCH_MINTHREADS") is { } mt) ThreadPool.SetMinThreads(int.Parse(mt, CultureInfo.InvariantCulture), int.Parse(mt, CultureInfo.InvariantCulture));
         var time = TimeProvider.System;
-        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions
-        {
-            ApiKey = "bench-key", Latency = TimeSpan.FromMilliseconds(latencyMs), Capacity = 10_000, RateLimitPerSecond = double.PositiveInfinity,
-        });
+        // The simulator runs in its own process (as `ingot sim` would), so its allocations and threads are not the engine's.
+        await using var sim = await SimProcess.StartAsync(latencyMs);
         var work = Path.Combine(Path.GetTempPath(), "ingot-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
         try
@@ -80,12 +78,12 @@ internal static class KnmiBench
 
             // Anchor, same run: the same requests with a bare HttpClient at the same concurrency (bodies read, nothing else).
             var bareWall = await Bare(planned);
-            var dataRequestsBefore = sim.DataRequestCount;
+            var attemptsBefore = observer.Attempts;
             var clock = Stopwatch.StartNew();
             var summary = await Engine("knmi-bench", start, end);
             var wall = clock.Elapsed.TotalSeconds;
 
-            var requests = sim.DataRequestCount - dataRequestsBefore;
+            var requests = observer.Attempts - attemptsBefore;
 
             var ideal = requests * latencyMs / 1000.0 / concurrency;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -102,6 +100,52 @@ internal static class KnmiBench
         }
     }
 
+    /// <summary>Child process entry: a KNMI simulator on a free port; prints the base URL, serves until stdin closes.</summary>
+    public static async Task<int> RunSimChildAsync(string[] args)
+    {
+        await using var host = await SimulatorHost.StartKnmiAsync(new SimulatorOptions
+        {
+            ApiKey = "bench-key", Latency = TimeSpan.FromMilliseconds(Arg(args, "--latency", 50)), Capacity = 10_000, RateLimitPerSecond = double.PositiveInfinity,
+        });
+        Console.WriteLine(host.BaseUrl);
+        Console.Out.Flush();
+        await Console.In.ReadToEndAsync();
+        return 0;
+    }
+
+    /// <summary>The simulator child and its data-request count (read from its log at the end is not possible across processes: counted by the engine).</summary>
+    private sealed class SimProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        private SimProcess(Process process, Uri baseUrl)
+        {
+            _process = process;
+            BaseUrl = baseUrl;
+        }
+
+        public Uri BaseUrl { get; }
+
+        public static async Task<SimProcess> StartAsync(int latencyMs)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+            psi.ArgumentList.Add(typeof(KnmiBench).Assembly.Location);
+            psi.ArgumentList.Add("knmi-sim-child");
+            psi.ArgumentList.Add("--latency");
+            psi.ArgumentList.Add(latencyMs.ToString(CultureInfo.InvariantCulture));
+            var process = Process.Start(psi)!;
+            var line = await process.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("simulator child did not start");
+            return new SimProcess(process, new Uri(line));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.StandardInput.Close();
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
+    }
+
     private static int Arg(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
@@ -110,8 +154,14 @@ internal static class KnmiBench
 
     private sealed class Counting : IHttpObserver
     {
+        private int _attempts;
+        public int Attempts => Volatile.Read(ref _attempts);
         public Runner? Runner { get; set; }
-        public void OnAttempt(string chunkKey, int attempt) => Runner?.CountAttempt(chunkKey);
+        public void OnAttempt(string chunkKey, int attempt)
+        {
+            Interlocked.Increment(ref _attempts);
+            Runner?.CountAttempt(chunkKey);
+        }
         public void OnRetry(string chunkKey, int attempt, int? status, string reason, TimeSpan wait) => Runner?.CountRetry();
         public void OnCircuitOpen(TimeSpan pause, string reason) { }
     }

@@ -11,6 +11,7 @@ return args[0] switch
 {
     "parquet" => await ParquetBench.RunAsync(args[1..]),
     "knmi" => await KnmiBench.RunAsync(args[1..]),
+    "knmi-sim-child" => await KnmiBench.RunSimChildAsync(args[1..]),
     // One measured pass in a fresh process, so its peak RSS (VmHWM) is its own.
     ParquetBench.ChildCommand => await ParquetBench.RunChildAsync(args[1..]),
     _ => Unknown(args[0]),

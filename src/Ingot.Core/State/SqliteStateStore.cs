@@ -283,21 +283,58 @@ public sealed class SqliteStateStore : IStateStore
     public Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken) =>
         JournalFilesAsync(pipeline, key, destination, [path], cancellationToken);
 
-    public Task JournalFilesAsync(string pipeline, string key, string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken) =>
-        WithLockAsync(() => FullySynced(() => InTransaction(tx =>
+    private sealed record JournalEntry(string Pipeline, string Key, string Destination, IReadOnlyList<string> Paths, TaskCompletionSource Done);
+
+    private readonly System.Threading.Channels.Channel<JournalEntry> _journal = System.Threading.Channels.Channel.CreateUnbounded<JournalEntry>(new() { SingleReader = true });
+    private Task? _journalWriter;
+    private readonly Lock _journalStart = new();
+
+    /// <summary>
+    /// Group commit: journal entries of concurrent landings are written together, in one synced transaction — one
+    /// WAL fsync for the batch instead of one per chunk. Each caller returns only once its entry is durable.
+    /// </summary>
+    public async Task JournalFilesAsync(string pipeline, string key, string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken)
+    {
+        var entry = new JournalEntry(pipeline, key, destination, paths, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_journalStart) _journalWriter ??= Task.Run(WriteJournalAsync, CancellationToken.None);
+        if (!_journal.Writer.TryWrite(entry)) throw new ObjectDisposedException(nameof(SqliteStateStore));
+        await entry.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteJournalAsync()
+    {
+        var batch = new List<JournalEntry>();
+        while (await _journal.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            // A path already committed (same name rewritten) stays committed; anything else is pending until the commit.
-            foreach (var path in paths)
+            batch.Clear();
+            while (batch.Count < 256 && _journal.Reader.TryRead(out var e)) batch.Add(e);
+            try
             {
-                using var cmd = Command(
-                    """
-                    INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state) VALUES ($p, $k, $d, $path, 'pending')
-                    ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = CASE WHEN state = 'obsolete' THEN 'pending' ELSE state END
-                    """, tx, ("$p", pipeline), ("$k", key), ("$d", destination), ("$path", path));
-                cmd.ExecuteNonQuery();
+                await WithLockAsync(() => FullySynced(() => InTransaction(tx =>
+                {
+                    // A path already committed (same name rewritten) stays committed; anything else is pending until the commit.
+                    foreach (var e in batch)
+                    {
+                        foreach (var path in e.Paths)
+                        {
+                            using var cmd = Command(
+                                """
+                                INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state) VALUES ($p, $k, $d, $path, 'pending')
+                                ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = CASE WHEN state = 'obsolete' THEN 'pending' ELSE state END
+                                """, tx, ("$p", e.Pipeline), ("$k", e.Key), ("$d", e.Destination), ("$path", path));
+                            cmd.ExecuteNonQuery();
+                        }
+                    }
+                    return true;
+                })), CancellationToken.None).ConfigureAwait(false);
+                foreach (var e in batch) e.Done.TrySetResult();
             }
-            return true;
-        })), cancellationToken);
+            catch (Exception ex)
+            {
+                foreach (var e in batch) e.Done.TrySetException(ex);
+            }
+        }
+    }
 
     /// <summary>
     /// The journal must be on disk before the file it names appears (a power cut must not leave an unrecorded
@@ -470,6 +507,8 @@ public sealed class SqliteStateStore : IStateStore
 
     public async ValueTask DisposeAsync()
     {
+        _journal.Writer.TryComplete();
+        if (_journalWriter is not null) await _journalWriter.ConfigureAwait(false);
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {

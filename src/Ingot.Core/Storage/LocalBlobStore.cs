@@ -124,19 +124,41 @@ public sealed class LocalBlobStore : IBlobStore
         try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static void FsyncDirectory(string dir)
+    /// <summary>
+    /// fsync of the folder, so a rename is durable before the chunk commits. .NET cannot open a directory as a
+    /// file handle, so this goes to libc; false where that is not possible (then only the file itself was synced).
+    /// </summary>
+    internal static bool FsyncDirectory(string dir)
     {
-        if (OperatingSystem.IsWindows()) return;
+        if (OperatingSystem.IsWindows()) return false;
+        var fd = Libc.open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (fd < 0) return false;
         try
         {
-            using var handle = File.OpenHandle(dir, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.None);
-            RandomAccess.FlushToDisk(handle);
+            return Libc.fsync(fd) == 0;
         }
-        catch (UnauthorizedAccessException) { }
-        catch (IOException) { }
+        finally
+        {
+            _ = Libc.close(fd);
+        }
     }
 }
 
+internal static partial class Libc
+{
+    public const int O_RDONLY = 0;
+    public const int O_DIRECTORY = 0x10000; // Linux x86_64 and arm64
+    public const int O_CLOEXEC = 0x80000;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int open(string path, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int fsync(int fd);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close")]
+    public static partial int close(int fd);
+}
 /// <summary>Opens local folders; other openers (S3) are registered by the composition root.</summary>
 public sealed class BlobStores(IEnumerable<IBlobStoreOpener> openers)
 {

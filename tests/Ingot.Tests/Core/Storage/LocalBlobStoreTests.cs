@@ -223,4 +223,12 @@ public sealed class LocalBlobStoreTests : IDisposable
         store.Root.ShouldBe("./lake");
         store.FullPath("a/b.json").ShouldBe(Path.Combine(Path.GetFullPath("./lake"), "a", "b.json"));
     }
+
+    [Fact]
+    public void FsyncDirectory_ExistingFolder_Succeeds()
+    {
+        // A rename is durable only once its folder is synced; .NET's file handles refuse folders, so this must reach libc.
+        LocalBlobStore.FsyncDirectory(Path.GetTempPath()).ShouldBeTrue();
+        LocalBlobStore.FsyncDirectory(Path.Combine(Path.GetTempPath(), "no-such-folder-" + Guid.NewGuid().ToString("N"))).ShouldBeFalse();
+    }
 }
