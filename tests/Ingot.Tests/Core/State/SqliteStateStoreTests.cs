@@ -625,4 +625,22 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
         (await _store.ListRunsAsync(Pipeline, 10, Ct)).Single().ShouldBe(
             run with { FinishedAt = _clock.GetUtcNow(), Status = "failed", ExitCode = 1, Summary = "{\"failed\":2}" });
     }
+
+    [Fact]
+    public async Task JournalFiles_ManyConcurrentLandings_EveryEntryIsDurableWhenItsCallReturns()
+    {
+        // Given 40 landings journaling at once (batched into shared synced transactions)
+        var calls = Enumerable.Range(0, 40).Select(i =>
+            _store.JournalFilesAsync(Pipeline, $"chunk-{i}", "raw", [$"raw/{i}/a.json", $"raw/{i}/b.json"], Ct)).ToList();
+
+        // When they return
+        await Task.WhenAll(calls);
+
+        // Then every path is in the journal as pending, seen through another connection
+        Convert.ToInt64(Scalar("SELECT count(*) FROM chunk_files WHERE pipeline = $p AND state = 'pending'", ("$p", Pipeline)), System.Globalization.CultureInfo.InvariantCulture)
+            .ShouldBe(80);
+        // And a failed chunk's pending files come back for deletion
+        (await _store.FailChunkAsync(Pipeline, "chunk-7", "s", Guid.NewGuid(), "boom", Ct)).Select(d => d.Path).OrderBy(p => p, StringComparer.Ordinal)
+            .ShouldBe(["raw/7/a.json", "raw/7/b.json"]);
+    }
 }
