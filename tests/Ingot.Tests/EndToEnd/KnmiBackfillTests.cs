@@ -264,6 +264,30 @@ public sealed class KnmiBackfillTests
         second.Stderr.ShouldContain("is being run by run");
     }
 
+    [Fact]
+    public async Task Run_RangeGrowsPastACutWindow_RefetchesThatWindowAndKeepsEveryObservationOnce()
+    {
+        // Given a backfill cut short inside a grid window (--to before the pipeline's end)
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim));
+        var cut = new DateTimeOffset(2001, 8, 17, 0, 0, 0, TimeSpan.Zero);
+        var first = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline, "--to", "2001-08-17T00:00:00Z");
+        first.ExitCode.ShouldBe(0, first.Stdout + first.Stderr);
+        KnmiArchive.ShouldHoldExactlyOnce(KnmiArchive.Read(RawRoot(ws)), 42, Stations, Parameters, From, cut, TimeSpan.FromDays(1));
+        var before = sim.DataRequestCount;
+
+        // When the range grows to the pipeline's end
+        var second = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+
+        // Then the cut window is fetched again in full and replaces its earlier files; whole windows are skipped
+        second.ExitCode.ShouldBe(0, second.Stdout + second.Stderr);
+        second.Summary.GetProperty("chunks_skipped").GetInt32().ShouldBeGreaterThan(0);
+        (sim.DataRequestCount - before).ShouldBe(second.Summary.GetProperty("chunks_done").GetInt32());
+        KnmiArchive.ShouldHoldExactlyOnce(KnmiArchive.Read(RawRoot(ws)), 42, Stations, Parameters, From, To, TimeSpan.FromDays(1));
+        (await IngotProcess.RunAsync(ws.Dir, null, "verify", pipeline)).ExitCode.ShouldBe(0);
+    }
+
     private static Dictionary<string, string> Snapshot(string root) =>
         Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             .ToDictionary(f => f, f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))) + File.GetLastWriteTimeUtc(f).Ticks);
