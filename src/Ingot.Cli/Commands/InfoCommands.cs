@@ -124,6 +124,8 @@ internal static class StatusCommand
             var marks = await state.GetWatermarksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
             var runs = await state.ListRunsAsync(spec.Name, 5, io.Cancellation).ConfigureAwait(false);
             var byStatus = chunks.Values.GroupBy(c => c.Status.ToString().ToLowerInvariant()).ToDictionary(g => g.Key, g => g.Count());
+            var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+            long? quotaUsed = spec.Http.DailyQuota is null ? null : await state.GetQuotaUsageAsync(Composition.QuotaScope(spec), today, io.Cancellation).ConfigureAwait(false);
             var failed = chunks.Values.Where(c => c.Status == ChunkStatus.Failed).OrderBy(c => c.Key, StringComparer.Ordinal).ToList();
             if (parse.GetValue(json))
             {
@@ -134,11 +136,13 @@ internal static class StatusCommand
                     watermarks = marks.ToDictionary(m => m.Stream, m => new { value = m.Value, record_count = m.RecordCount, updated_at = m.UpdatedAt }),
                     failed = failed.Select(c => new { key = c.Key, attempts = c.Attempts, error = c.LastError }),
                     runs = runs.Select(r => new { run_id = r.RunId, started_at = r.StartedAt, status = r.Status, exit_code = r.ExitCode }),
+                    quota = spec.Http.DailyQuota is { } q ? new { day = today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), used = quotaUsed, limit = q } : null,
                 })).ConfigureAwait(false);
                 return 0;
             }
             await io.Out.WriteLineAsync($"pipeline {spec.Name}").ConfigureAwait(false);
             await io.Out.WriteLineAsync($"chunks: {string.Join(", ", byStatus.Select(kv => $"{kv.Value} {kv.Key}"))}").ConfigureAwait(false);
+            if (spec.Http.DailyQuota is { } dq) await io.Out.WriteLineAsync($"quota {today:yyyy-MM-dd} (UTC): {quotaUsed:N0} of {dq:N0} requests used").ConfigureAwait(false);
             foreach (var m in marks) await io.Out.WriteLineAsync($"watermark {m.Stream}: {m.Value} ({m.RecordCount:N0} records, updated {m.UpdatedAt:O})").ConfigureAwait(false);
             foreach (var c in failed.Take(20)) await io.Out.WriteLineAsync($"failed {c.Key} ({c.Attempts} attempts): {c.LastError}").ConfigureAwait(false);
             foreach (var r in runs) await io.Out.WriteLineAsync($"run {r.RunId} {r.StartedAt:O} {r.Status} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);

@@ -142,10 +142,16 @@ public sealed class NoaaIngestionTests
         first.Summary.GetProperty("status").GetString().ShouldBe("quota_exhausted");
         first.Summary.GetProperty("message").GetString()!.ShouldContain("resume after");
 
-        // And a run the same day with the same quota makes no request at all
+        // And a run the same day with the same quota makes no request at all; status shows the usage
         var again = await IngotProcess.RunAsync(ws.Dir, null, "run", small);
         again.ExitCode.ShouldBe(4);
         sim.Requests.Count.ShouldBe(7);
+        var status = await IngotProcess.RunAsync(ws.Dir, null, "status", small, "--json");
+        using (var doc = JsonDocument.Parse(status.Stdout))
+        {
+            doc.RootElement.GetProperty("quota").GetProperty("used").GetInt64().ShouldBe(7);
+            doc.RootElement.GetProperty("quota").GetProperty("limit").GetInt64().ShouldBe(7);
+        }
 
         // And with a larger quota configured later, it completes without re-fetching landed chunks
         var big = ws.Write("noaa.yaml", Pipeline(sim, "  daily_quota: 1000"));
