@@ -115,8 +115,6 @@ public sealed class Runner(
         await state.StartRunAsync(new RunRecord(RunId, spec.Name, ingestedAt, null, "running", null, options.Args, null), CancellationToken.None).ConfigureAwait(false);
 
         // Recovery: chunks a dead run left running go back to pending; their unfinished files go away.
-        foreach (var c in known.Values.Where(c => c.Status == ChunkStatus.Running))
-            await state.ReleaseChunkAsync(spec.Name, c.Key, CancellationToken.None).ConfigureAwait(false);
         await DeleteAllAsync(await state.AbandonPendingAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var d in destinations) await d.PrepareAsync(run, CancellationToken.None).ConfigureAwait(false);
         known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
@@ -193,17 +191,17 @@ public sealed class Runner(
         }
         catch (OperationCanceledException) when (halt.IsCancellationRequested)
         {
-            await DeleteAllAsync(await state.ReleaseChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+            await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
             return null;
         }
         catch (QuotaExhaustedException)
         {
-            await DeleteAllAsync(await state.ReleaseChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+            await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
             throw;
         }
         catch (HttpFailure f) when (f.Kind == FailureKind.QuotaExhausted)
         {
-            await DeleteAllAsync(await state.ReleaseChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+            await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
             throw new QuotaExhaustedException($"the API says the quota is spent ({f.Message}); resume later", null);
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -2,7 +2,7 @@ using Ingot.Destinations;
 
 namespace Ingot.State;
 
-public enum ChunkStatus { Pending, Running, Done, Failed }
+public enum ChunkStatus { Pending, Done, Failed }
 
 public sealed record ChunkState(
     string Pipeline,
@@ -53,7 +53,6 @@ public interface IStateStore : IAsyncDisposable
     Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? pipeline, int limit, CancellationToken cancellationToken);
 
     Task<IReadOnlyDictionary<string, ChunkState>> GetChunksAsync(string pipeline, CancellationToken cancellationToken);
-    Task MarkChunkRunningAsync(string pipeline, string key, string stream, Guid runId, CancellationToken cancellationToken);
     Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken);
     Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken);
     Task JournalFilesAsync(string pipeline, string key, string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken);
@@ -64,10 +63,8 @@ public interface IStateStore : IAsyncDisposable
     /// <summary>Marks the chunk failed; returns the files an unfinished attempt journaled that no commit keeps.</summary>
     Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, string stream, Guid runId, string error, CancellationToken cancellationToken);
 
-    /// <summary>Puts a Running chunk (interrupted) back to Pending without counting a failure.</summary>
-    Task<IReadOnlyList<PendingDeletion>> ReleaseChunkAsync(string pipeline, string key, CancellationToken cancellationToken);
-
-    Task<IReadOnlyList<PendingDeletion>> PendingDeletionsAsync(string pipeline, CancellationToken cancellationToken);
+    /// <summary>An interrupted attempt (Ctrl+C, quota stop): its journaled, uncommitted files become obsolete; the chunk's status and attempts stay.</summary>
+    Task<IReadOnlyList<PendingDeletion>> AbandonChunkAsync(string pipeline, string key, CancellationToken cancellationToken);
 
     /// <summary>Run start (under the lease): every file journaled by an attempt that never committed becomes obsolete.</summary>
     Task<IReadOnlyList<PendingDeletion>> AbandonPendingAsync(string pipeline, CancellationToken cancellationToken);

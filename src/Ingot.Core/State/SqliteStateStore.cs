@@ -258,17 +258,6 @@ public sealed class SqliteStateStore : IStateStore
             return result;
         }, cancellationToken);
 
-    public Task MarkChunkRunningAsync(string pipeline, string key, string stream, Guid runId, CancellationToken cancellationToken) =>
-        WithLockAsync(() =>
-        {
-            using var cmd = Command(
-                """
-                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, run_id, updated_at) VALUES ($p, $k, $s, 'running', 0, $r, $now)
-                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET status = 'running', run_id = $r, updated_at = $now
-                """, null, ("$p", pipeline), ("$k", key), ("$s", stream), ("$r", runId.ToString()), ("$now", Now()));
-            cmd.ExecuteNonQuery();
-        }, cancellationToken);
-
     public Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken) =>
         WithLockAsync(() =>
         {
@@ -409,20 +398,8 @@ public sealed class SqliteStateStore : IStateStore
             return AbandonPending(pipeline, key, tx);
         }), cancellationToken);
 
-    public Task<IReadOnlyList<PendingDeletion>> ReleaseChunkAsync(string pipeline, string key, CancellationToken cancellationToken) =>
-        WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx =>
-        {
-            // An interrupted attempt does not count: the chunk goes back to what it was (done stays done on a cancelled refresh).
-            using (var c = Command(
-                """
-                UPDATE chunks SET status = CASE WHEN EXISTS (SELECT 1 FROM chunk_files f WHERE f.pipeline = $p AND f.chunk_key = $k AND f.state = 'committed') THEN 'done' ELSE 'pending' END,
-                    updated_at = $now WHERE pipeline = $p AND chunk_key = $k AND status = 'running'
-                """, tx, ("$now", Now()), ("$p", pipeline), ("$k", key)))
-            {
-                c.ExecuteNonQuery();
-            }
-            return AbandonPending(pipeline, key, tx);
-        }), cancellationToken);
+    public Task<IReadOnlyList<PendingDeletion>> AbandonChunkAsync(string pipeline, string key, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx => AbandonPending(pipeline, key, tx)), cancellationToken);
 
     private List<PendingDeletion> AbandonPending(string pipeline, string key, SqliteTransaction tx)
     {
@@ -441,16 +418,6 @@ public sealed class SqliteStateStore : IStateStore
         while (r.Read()) list.Add(new PendingDeletion(pipeline, key, r.GetString(0), r.GetString(1)));
         return list;
     }
-
-    public Task<IReadOnlyList<PendingDeletion>> PendingDeletionsAsync(string pipeline, CancellationToken cancellationToken) =>
-        WithLockAsync<IReadOnlyList<PendingDeletion>>(() =>
-        {
-            using var q = Command("SELECT chunk_key, destination, path FROM chunk_files WHERE pipeline = $p AND state = 'obsolete'", null, ("$p", pipeline));
-            using var r = q.ExecuteReader();
-            var list = new List<PendingDeletion>();
-            while (r.Read()) list.Add(new PendingDeletion(pipeline, r.GetString(0), r.GetString(1), r.GetString(2)));
-            return list;
-        }, cancellationToken);
 
     public Task ForgetDeletionAsync(PendingDeletion deletion, CancellationToken cancellationToken) =>
         WithLockAsync(() =>

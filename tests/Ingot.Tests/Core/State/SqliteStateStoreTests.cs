@@ -277,32 +277,11 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     // ---- chunks ----
 
     [Fact]
-    public async Task MarkChunkRunning_NewChunk_IsRunningWithNoAttemptCountedYet()
-    {
-        // Given
-        var run = Guid.NewGuid();
-
-        // When
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
-
-        // Then
-        var chunk = await ChunkAsync();
-        chunk.Status.ShouldBe(ChunkStatus.Running);
-        chunk.Attempts.ShouldBe(0, "an attempt is counted when it commits or fails, not when it starts");
-        chunk.Stream.ShouldBe("obs");
-        chunk.RunId.ShouldBe(run);
-        chunk.UpdatedAt.ShouldBe(_clock.GetUtcNow());
-        chunk.Files.ShouldBeEmpty();
-        chunk.CoveredTo.ShouldBeNull();
-    }
-
-    [Fact]
-    public async Task CommitChunk_AfterRunning_IsDoneWithFiles()
+    public async Task CommitChunk_NewChunk_IsDoneWithFilesAndOneAttempt()
     {
         // Given
         var run = Guid.NewGuid();
         var coveredTo = new DateTimeOffset(2000, 3, 1, 0, 0, 0, TimeSpan.Zero);
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "a.json", Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "b.json", Ct);
 
@@ -324,7 +303,6 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     {
         // Given
         var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "a.json", Ct);
         await _store.JournalFileAsync(Pipeline, Key, "parquet", "part-0.parquet", Ct);
 
@@ -333,7 +311,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
 
         // Then
         obsolete.ShouldBe([new PendingDeletion(Pipeline, Key, "parquet", "part-0.parquet")]);
-        (await _store.PendingDeletionsAsync(Pipeline, Ct)).ShouldBe(obsolete);
+        (await _store.AbandonPendingAsync(Pipeline, Ct)).ShouldBe(obsolete);
         (await ChunkAsync()).Files.ShouldBe([File("a.json")]);
     }
 
@@ -342,10 +320,8 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     {
         // Given: a first commit kept old.json; the refresh lands new.json only
         var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.CommitChunkAsync(Pipeline, Key, "obs", run, 1, DateTimeOffset.UnixEpoch, [File("old.json")], Ct);
         var refresh = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", refresh, Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "new.json", Ct);
 
         // When
@@ -364,10 +340,8 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     {
         // Given: a committed file, then a retry that journals new.json and rewrites the committed name
         var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.CommitChunkAsync(Pipeline, Key, "obs", run, 5, DateTimeOffset.UnixEpoch, [File("kept.json")], Ct);
         var retry = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", retry, Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "new.json", Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "kept.json", Ct);
 
@@ -385,64 +359,9 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ReleaseChunk_RunningWithoutCommittedFiles_BackToPendingWithoutCountingAttempt()
-    {
-        // Given
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", Guid.NewGuid(), Ct);
-        await _store.JournalFileAsync(Pipeline, Key, "raw", "partial.json", Ct);
-
-        // When
-        var obsolete = await _store.ReleaseChunkAsync(Pipeline, Key, Ct);
-
-        // Then
-        obsolete.ShouldBe([new PendingDeletion(Pipeline, Key, "raw", "partial.json")]);
-        var chunk = await ChunkAsync();
-        chunk.Status.ShouldBe(ChunkStatus.Pending);
-        chunk.Attempts.ShouldBe(0);
-    }
-
-    [Fact]
-    public async Task ReleaseChunk_RunningWithCommittedFiles_BackToDone()
-    {
-        // Given: a done chunk whose refresh is interrupted
-        var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
-        await _store.CommitChunkAsync(Pipeline, Key, "obs", run, 5, DateTimeOffset.UnixEpoch, [File("kept.json")], Ct);
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", Guid.NewGuid(), Ct);
-
-        // When
-        var obsolete = await _store.ReleaseChunkAsync(Pipeline, Key, Ct);
-
-        // Then
-        obsolete.ShouldBeEmpty();
-        var chunk = await ChunkAsync();
-        chunk.Status.ShouldBe(ChunkStatus.Done);
-        chunk.Attempts.ShouldBe(1);
-        chunk.Files.ShouldBe([File("kept.json")]);
-    }
-
-    [Fact]
-    public async Task ReleaseChunk_NotRunning_LeavesStatus()
-    {
-        // Given
-        var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
-        await _store.FailChunkAsync(Pipeline, Key, "s", run, "boom", Ct);
-
-        // When
-        await _store.ReleaseChunkAsync(Pipeline, Key, Ct);
-
-        // Then
-        var chunk = await ChunkAsync();
-        chunk.Status.ShouldBe(ChunkStatus.Failed);
-        chunk.Attempts.ShouldBe(1);
-    }
-
-    [Fact]
     public async Task RecordSplit_RunningChunk_IsStored()
     {
         // Given
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", Guid.NewGuid(), Ct);
 
         // When
         await _store.RecordSplitAsync(Pipeline, Key, "{\"parts\":2}", Ct);
@@ -456,7 +375,6 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     {
         // Given
         var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "a.json", Ct);
         await _store.JournalFileAsync(Pipeline, Key, "raw", "b.json", Ct);
         var obsolete = await _store.FailChunkAsync(Pipeline, Key, "s", run, "boom", Ct);
@@ -466,7 +384,7 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
         await _store.ForgetDeletionAsync(obsolete.Single(d => d.Path == "a.json"), Ct);
 
         // Then
-        (await _store.PendingDeletionsAsync(Pipeline, Ct)).ShouldBe([new PendingDeletion(Pipeline, Key, "raw", "b.json")]);
+        (await _store.AbandonPendingAsync(Pipeline, Ct)).ShouldBe([new PendingDeletion(Pipeline, Key, "raw", "b.json")]);
     }
 
     [Fact]
@@ -474,7 +392,6 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     {
         // Given
         var run = Guid.NewGuid();
-        await _store.MarkChunkRunningAsync(Pipeline, Key, "obs", run, Ct);
         await _store.CommitChunkAsync(Pipeline, Key, "obs", run, 1, DateTimeOffset.UnixEpoch, [File("a.json")], Ct);
 
         // When
@@ -485,10 +402,29 @@ public sealed class SqliteStateStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AbandonChunk_InterruptedRefresh_ReturnsOnlyUncommittedFilesAndKeepsTheChunkDone()
+    {
+        // Given a done chunk whose refresh journaled a kept name and a new one, then was interrupted
+        var run = Guid.NewGuid();
+        await _store.CommitChunkAsync(Pipeline, Key, "obs", run, 5, DateTimeOffset.UnixEpoch, [File("kept.json")], Ct);
+        await _store.JournalFilesAsync(Pipeline, Key, "raw", ["kept.json", "new.json"], Ct);
+
+        // When the attempt is abandoned
+        var obsolete = await _store.AbandonChunkAsync(Pipeline, Key, Ct);
+
+        // Then only the new name goes, and the chunk is still done with one attempt
+        obsolete.ShouldBe([new PendingDeletion(Pipeline, Key, "raw", "new.json")]);
+        var chunk = await ChunkAsync();
+        chunk.Status.ShouldBe(ChunkStatus.Done);
+        chunk.Attempts.ShouldBe(1);
+        chunk.Files.ShouldBe([File("kept.json")]);
+    }
+
+    [Fact]
     public async Task GetChunks_OtherPipeline_IsNotListed()
     {
         // Given
-        await _store.MarkChunkRunningAsync("other", Key, "obs", Guid.NewGuid(), Ct);
+        await _store.CommitChunkAsync("other", Key, "obs", Guid.NewGuid(), 1, DateTimeOffset.UnixEpoch, [], Ct);
 
         // When
         var chunks = await _store.GetChunksAsync(Pipeline, Ct);
