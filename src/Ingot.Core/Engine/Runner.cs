@@ -134,6 +134,15 @@ public sealed class Runner(
         // Fetching and landing are separate stages joined by a bounded channel: workers keep requests in flight
         // while fetched chunks are written and committed (fsyncs, state), and memory stays bounded.
         var fetched = Channel.CreateBounded<(Chunk Chunk, ChunkData Data, long Started)>(new BoundedChannelOptions(fetchers) { SingleReader = false, SingleWriter = false });
+        Exception? engineError = null;
+        async Task StopOnEngineErrorAsync(Chunk chunk, Exception e)
+        {
+            // The state store or a destination broke in a way the chunk's own failure path could not record:
+            // stop taking chunks, say so, and end with a summary rather than hang or lose track.
+            engineError ??= e;
+            observer.Message(Info, "error", $"engine error on chunk {chunk.Key}: {Redact.Message(e.Message)}");
+            await halt.CancelAsync().ConfigureAwait(false);
+        }
         var fetchTasks = Enumerable.Range(0, fetchers).Select(_ => Task.Run(async () =>
         {
             while (!halt.IsCancellationRequested && queue.Reader.TryRead(out var chunk))
@@ -149,17 +158,36 @@ public sealed class Runner(
                     quotaMessage ??= q.Message;
                     await halt.CancelAsync().ConfigureAwait(false);
                 }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    await StopOnEngineErrorAsync(chunk, e).ConfigureAwait(false);
+                }
             }
         }, CancellationToken.None)).ToList();
         // Landing is not interrupted by Ctrl+C or a quota stop: a chunk whose data is fetched finishes (atomic files, then commit).
         var landers = Enumerable.Range(0, Math.Min(fetchers, 4)).Select(_ => Task.Run(async () =>
         {
             await foreach (var (chunk, data, started) in fetched.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-                await LandChunkAsync(run, chunk, data, started).ConfigureAwait(false);
+            {
+                try
+                {
+                    await LandChunkAsync(run, chunk, data, started).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    await StopOnEngineErrorAsync(chunk, e).ConfigureAwait(false);
+                }
+            }
         }, CancellationToken.None)).ToList();
-        await Task.WhenAll(fetchTasks).ConfigureAwait(false);
-        fetched.Writer.Complete();
-        await Task.WhenAll(landers).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(fetchTasks).ConfigureAwait(false);
+        }
+        finally
+        {
+            fetched.Writer.Complete();
+            await Task.WhenAll(landers).ConfigureAwait(false);
+        }
 
         await UpdateWatermarksAsync(chunks).ConfigureAwait(false);
         var pending = todo.Count - _done - _failed;
@@ -167,10 +195,11 @@ public sealed class Runner(
         string status;
         if (stop.IsCancellationRequested) (exit, status) = (ExitCodes.Cancelled, "cancelled");
         else if (quotaMessage is not null) (exit, status) = (ExitCodes.StoppedEarly, "quota_exhausted");
-        else if (_failed > 0) (exit, status) = (ExitCodes.FailedChunks, "failed_chunks");
+        else if (_failed > 0 || engineError is not null) (exit, status) = (ExitCodes.FailedChunks, engineError is null ? "failed_chunks" : "engine_error");
         else (exit, status) = (ExitCodes.Complete, "complete");
         var summary = new RunSummary(RunId, spec.Name, status, exit, chunks.Count, _done, _failed, skipped, pending,
-            _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3), quotaMessage,
+            _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3),
+            quotaMessage ?? (engineError is null ? null : Redact.Message(engineError.Message)),
             destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList());
         await state.FinishRunAsync(RunId, status, exit, JsonSerializer.Serialize(summary), CancellationToken.None).ConfigureAwait(false);
         observer.RunComplete(Info, summary);
