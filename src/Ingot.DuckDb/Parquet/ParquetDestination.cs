@@ -106,19 +106,20 @@ internal sealed class ParquetDestination : IDestination
         var staged = await Task.Run(() => Stage(run, chunk, records, names, types, cancellationToken), cancellationToken).ConfigureAwait(false);
         using var connection = staged.Connection;
         var landed = new List<LandedFile>(staged.Files.Count);
-        // One COPY writes every file of the chunk (partitioned by file ordinal) into a scratch folder under _tmp/;
-        // each file then becomes visible under its final name by an atomic move (or one PUT on S3).
+        // One COPY writes every file of the chunk (partitioned by file ordinal) into a scratch folder under _tmp/, with
+        // an extension no `**/*.parquet` reader matches; each file then appears under its final name by an atomic move
+        // (or one PUT on S3).
         var scratchRoot = _store.LocalScratchFor($"{_pipeline}/{chunk.Stream}/_tmp/{Guid.NewGuid():N}/x.parquet");
         try
         {
             await journal.WillWriteAsync(Name, staged.Files.Select(f => f.Path).ToList(), cancellationToken).ConfigureAwait(false);
             await Task.Run(() => connection.Execute(
-                $"COPY ({staged.SelectAll()}) TO {DuckDbSession.Literal(scratchRoot)} (FORMAT parquet, COMPRESSION {_compression}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true)"),
+                $"COPY ({staged.SelectAll()}) TO {DuckDbSession.Literal(scratchRoot)} (FORMAT parquet, COMPRESSION {_compression}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')"),
                 cancellationToken).ConfigureAwait(false);
             foreach (var file in staged.Files)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var written = Directory.GetFiles(Path.Combine(scratchRoot, $"{FileColumn}={file.Ordinal.ToString(CultureInfo.InvariantCulture)}"), "*.parquet");
+                var written = Directory.GetFiles(Path.Combine(scratchRoot, $"{FileColumn}={file.Ordinal.ToString(CultureInfo.InvariantCulture)}"), "*.parquet_tmp");
                 if (written.Length != 1)
                     throw new InvalidDataException($"chunk '{chunk.ChunkKey}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
                 var scratch = written[0];

@@ -261,4 +261,39 @@ public sealed class ParquetDestinationTests : IDisposable
         Should.Throw<ArgumentException>(() => ParquetDestination.Create(
             new DestinationSpec("parquet", _root, [], "lz5", 0, new StoreOptions()), _store, "knmi")).Message.ShouldContain("lz5");
     }
+
+    [Fact]
+    public async Task LandAsync_WhileFilesAreMovedIntoPlace_NoReaderGlobSeesAScratchFile()
+    {
+        // Given a store that, each time a file is about to become visible, lists what a `**/*.parquet` reader would see
+        var seen = new List<string>();
+        var watching = new Watching(_store, () => seen.AddRange(Directory.EnumerateFiles(_root, "*.parquet", SearchOption.AllDirectories)));
+        var destination = ParquetDestination.Create(
+            new DestinationSpec("parquet", _root, ["ingestion_date", "load_type", "event_date"], "zstd", 0, new StoreOptions()), watching, "knmi");
+
+        // When a chunk with several partitions lands
+        var landed = await destination.LandAsync(_run, ChunkA(), new NoJournal(), TestContext.Current.CancellationToken);
+
+        // Then such a reader never saw anything under _tmp/ or with a temp name, only finished files
+        landed.Count.ShouldBeGreaterThan(1);
+        seen.ShouldNotBeEmpty();
+        seen.ShouldAllBe(f => !f.Contains("/_tmp/", StringComparison.Ordinal) && !Path.GetFileName(f).StartsWith("_tmp_", StringComparison.Ordinal));
+        await destination.DisposeAsync();
+    }
+
+    private sealed class Watching(IBlobStore inner, Action beforePut) : IBlobStore
+    {
+        public string Root => inner.Root;
+        public Task WriteAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) => inner.WriteAsync(path, content, cancellationToken);
+        public Task PutFileAsync(string path, string localFile, CancellationToken cancellationToken)
+        {
+            beforePut();
+            return inner.PutFileAsync(path, localFile, cancellationToken);
+        }
+        public Task<Stream?> OpenReadAsync(string path, CancellationToken cancellationToken) => inner.OpenReadAsync(path, cancellationToken);
+        public IAsyncEnumerable<BlobInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
+        public Task DeleteAsync(string path, CancellationToken cancellationToken) => inner.DeleteAsync(path, cancellationToken);
+        public Task<int> RemoveStaleTempsAsync(string prefix, CancellationToken cancellationToken) => inner.RemoveStaleTempsAsync(prefix, cancellationToken);
+        public string LocalScratchFor(string path) => inner.LocalScratchFor(path);
+    }
 }
