@@ -37,6 +37,11 @@ internal static class Common
         return (settings, spec);
     }
 
+    public static void CheckRange(DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is not null && to is not null && from >= to) throw new ConfigException($"--from {from:O} is not before --to {to:O}: the range [from, to) would be empty");
+    }
+
     public static DateTimeOffset? Instant(string? text, string option)
     {
         if (text is null) return null;

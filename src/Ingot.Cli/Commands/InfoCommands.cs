@@ -25,6 +25,7 @@ internal static class PlanCommand
             using var client = new HttpClient();
             using var source = Composition.Source(spec, new ResilientHttp(client, spec.Http, time, NullHttpObserver.Instance, null), time);
             var options = new RunOptions(Common.Instant(parse.GetValue(from), "--from"), Common.Instant(parse.GetValue(to), "--to"));
+            Common.CheckRange(options.From, options.To);
             var (f, t) = Runner.Range(source, options, time);
             var chunks = source.Plan(f, t);
             IReadOnlyDictionary<string, ChunkState> known = new Dictionary<string, ChunkState>();

@@ -30,6 +30,7 @@ internal static class RunCommand
                 parse.GetValue(concurrency),
                 string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
             if (options.Concurrency is < 1) throw new ConfigException("--concurrency must be at least 1");
+            Common.CheckRange(options.From, options.To);
             var format = parse.GetValue(logFormat) ?? settings.LogFormat;
             if (format is not (null or "json" or "text")) throw new ConfigException($"--log-format: '{format}' is not json or text");
             return await RunPipelineAsync(io, settings, spec, options, format, io.Cancellation).ConfigureAwait(false);

@@ -246,6 +246,23 @@ public sealed class KnmiBackfillTests
     }
 
     [Fact]
+    public async Task Run_EmptyOrUnreadableRange_Exits2WithoutAnyRequest()
+    {
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim));
+
+        var backwards = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline, "--from", "2002-01-01T00:00:00Z", "--to", "2001-01-01T00:00:00Z");
+        var unreadable = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline, "--from", "last tuesday");
+
+        backwards.ExitCode.ShouldBe(2);
+        backwards.Stderr.ShouldContain("is not before --to");
+        unreadable.ExitCode.ShouldBe(2);
+        unreadable.Stderr.ShouldContain("--from: 'last tuesday' is not a UTC time");
+        sim.Requests.Count.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Run_WhileAnotherRunHoldsTheLease_Exits3()
     {
         await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key, Latency = TimeSpan.FromMilliseconds(300) }, TestContext.Current.CancellationToken);
