@@ -79,15 +79,7 @@ internal sealed class ParquetDestination : IDestination
 
     public Task DeleteAsync(string path, CancellationToken cancellationToken) => _store.DeleteAsync(path, cancellationToken);
 
-    public async Task<string?> HashAsync(string path, CancellationToken cancellationToken)
-    {
-        var stream = await _store.OpenReadAsync(path, cancellationToken).ConfigureAwait(false);
-        if (stream is null) return null;
-        await using (stream.ConfigureAwait(false))
-        {
-            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
-        }
-    }
+    public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => RawDestination.HashOf(_store, path, cancellationToken);
 
     public async Task<IReadOnlyList<LandedFile>> LandAsync(RunContext run, ChunkData chunk, IFileJournal journal, CancellationToken cancellationToken)
     {
