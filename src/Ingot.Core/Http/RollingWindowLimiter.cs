@@ -52,7 +52,7 @@ public sealed class RollingWindowLimiter
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            for (var attempt = 0; attempt < 1000; attempt++)
+            while (true)
             {
                 TimeSpan wait;
                 lock (_lock)
@@ -67,9 +67,10 @@ public sealed class RollingWindowLimiter
                     }
                     wait = _slots.Min(s => s.Start) + _window + _margin - now;
                 }
-                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), _time, cancellationToken).ConfigureAwait(false);
+                // Whole milliseconds, at least one: the system timer drops a sub-millisecond due time to zero, and a
+                // waiter woken before the oldest start leaves the window would spin without the clock moving.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(wait.TotalMilliseconds))), _time, cancellationToken).ConfigureAwait(false);
             }
-            throw new InvalidOperationException("rate limiter: no slot freed after 1000 waits");
         }
         finally
         {

@@ -177,4 +177,62 @@ public sealed class RollingWindowLimiterTests
         ShouldRespectWindow(starts, 20, TimeSpan.FromMilliseconds(950));
         (starts.Max() - t0).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(2));
     }
+
+    /// <summary>A clock that only moves when told, whose timers fire at once for a due time under a millisecond (as the system's do).</summary>
+    private sealed class MillisecondTimerClock : TimeProvider
+    {
+        private readonly List<(DateTimeOffset Due, TimerCallback Callback, object? State)> _timers = [];
+        public DateTimeOffset Now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        public int TimersCreated;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            TimersCreated++;
+            if (dueTime < TimeSpan.FromMilliseconds(1)) ThreadPool.QueueUserWorkItem(_ => callback(state));
+            else lock (_timers) _timers.Add((Now + dueTime, callback, state));
+            return new NoopTimer();
+        }
+
+        public void Advance(TimeSpan by)
+        {
+            Now += by;
+            List<(DateTimeOffset Due, TimerCallback Callback, object? State)> due;
+            lock (_timers)
+            {
+                due = _timers.Where(t => t.Due <= Now).ToList();
+                _timers.RemoveAll(t => t.Due <= Now);
+            }
+            foreach (var t in due) t.Callback(t.State);
+        }
+
+        private sealed class NoopTimer : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+            public void Dispose() { }
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task WaitAsync_OldestStartLeavesWithinAMillisecond_WaitsAMillisecondInsteadOfSpinning()
+    {
+        // Given one start per second, and the clock half a millisecond before that start (plus the margin) leaves the window
+        var clock = new MillisecondTimerClock();
+        var limiter = new RollingWindowLimiter(1, clock);
+        await limiter.WaitAsync(TestContext.Current.CancellationToken);
+        clock.Advance(TimeSpan.FromSeconds(1) + TimeSpan.FromMilliseconds(20) - TimeSpan.FromMicroseconds(500));
+        clock.TimersCreated = 0;
+
+        // When the next caller waits (it failed with "no slot freed after 1000 waits" when the wait was shorter than the timer's resolution)
+        var next = limiter.WaitAsync(TestContext.Current.CancellationToken);
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        next.IsCompleted.ShouldBeFalse();
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await next.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+
+        // Then it slept on one timer of a whole millisecond, never spinning on timers that fire at once
+        clock.TimersCreated.ShouldBe(1);
+    }
 }
