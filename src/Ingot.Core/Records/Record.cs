@@ -1,16 +1,71 @@
 using System.Buffers;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Ingot.Records;
 
-/// <summary>One source record as the source served it (after transforms), plus its business time stamp.</summary>
-public sealed class Record(JsonObject fields, DateTimeOffset? eventTs)
+/// <summary>
+/// One source record as the source served it (after transforms), plus its business time stamp. A record is either a
+/// <see cref="JsonObject"/> or the UTF-8 text of one JSON object as the source read it (<see cref="FromUtf8"/>): the
+/// text form costs no objects per field, and destinations that can read UTF-8 (<see cref="TryGetUtf8"/>) never build
+/// them. Touching <see cref="Fields"/> parses the text once; from then on the object is the record (a transform may
+/// change it), and the text is dropped.
+/// </summary>
+public sealed class Record
 {
-    public JsonObject Fields { get; } = fields;
-    public DateTimeOffset? EventTs { get; } = eventTs;
+    private JsonObject? _fields;
+    private ReadOnlyMemory<byte> _utf8;
+
+    public Record(JsonObject fields, DateTimeOffset? eventTs)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        _fields = fields;
+        EventTs = eventTs;
+    }
+
+    private Record(ReadOnlyMemory<byte> utf8, DateTimeOffset? eventTs)
+    {
+        _utf8 = utf8;
+        EventTs = eventTs;
+    }
+
+    /// <summary>
+    /// A record held as the UTF-8 text of one JSON object. The memory must stay unchanged for the record's life.
+    /// The text is checked when it is read (by <see cref="Fields"/> or a destination), not here.
+    /// </summary>
+    public static Record FromUtf8(ReadOnlyMemory<byte> json, DateTimeOffset? eventTs) => new(json, eventTs);
+
+    /// <summary>The record as an object (parsed from the UTF-8 text on first use; the caller may change it).</summary>
+    public JsonObject Fields
+    {
+        get
+        {
+            if (_fields is { } fields) return fields;
+            JsonObject parsed;
+            try
+            {
+                parsed = JsonNode.Parse(_utf8.Span) as JsonObject ?? throw new InvalidDataException("the record is not a JSON object");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"the record is not valid JSON: {e.Message}", e);
+            }
+            // Two threads may race to parse: one object wins and every caller sees that one.
+            fields = Interlocked.CompareExchange(ref _fields, parsed, null) ?? parsed;
+            _utf8 = default;
+            return fields;
+        }
+    }
+
+    public DateTimeOffset? EventTs { get; }
+
+    /// <summary>The record's UTF-8 JSON text while no one has asked for <see cref="Fields"/> (so it is still exact).</summary>
+    public bool TryGetUtf8(out ReadOnlyMemory<byte> json)
+    {
+        json = _utf8;
+        return Volatile.Read(ref _fields) is null;
+    }
 
     /// <summary>Lowercase MD5 hex of the canonical JSON (keys sorted at every level, no whitespace).</summary>
     public string Hash() => RecordHasher.Md5Hex(Fields);
@@ -49,13 +104,8 @@ public static class RecordHasher
     public static void Md5HexUtf8(JsonNode? node, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, 32, nameof(destination));
-        Span<byte> hash = stackalloc byte[16];
-        Md5(node, hash);
-        for (var i = 0; i < hash.Length; i++)
-        {
-            destination[2 * i] = (byte)"0123456789abcdef"[hash[i] >> 4];
-            destination[2 * i + 1] = (byte)"0123456789abcdef"[hash[i] & 0xF];
-        }
+        var writer = t_writer ??= new CanonicalWriter();
+        Records.Md5.HashHexUtf8(writer.Write(node), destination);
     }
 
     /// <summary>Canonical JSON text: object keys sorted ordinally at every level.</summary>
@@ -68,7 +118,7 @@ public static class RecordHasher
     private static void Md5(JsonNode? node, Span<byte> hash)
     {
         var writer = t_writer ??= new CanonicalWriter();
-        MD5.HashData(writer.Write(node), hash);
+        Records.Md5.HashData(writer.Write(node), hash);
     }
 
     private sealed class CanonicalWriter

@@ -5,7 +5,7 @@ namespace Ingot.DuckDb.Native;
 /// <summary>
 /// A <c>duckdb_data_chunk</c> filled column by column straight into DuckDB's vectors, then handed to an appender in one
 /// call (<see cref="DuckDbAppender.AppendChunk"/>): no per-value native call except for strings. Supports the flat types
-/// BOOLEAN, INTEGER, BIGINT, DOUBLE, TIMESTAMP and VARCHAR. Rows are written at indexes below <see cref="Capacity"/>;
+/// BOOLEAN, INTEGER, BIGINT, DOUBLE, TIMESTAMP, TIMESTAMPTZ and VARCHAR. Rows are written at indexes below <see cref="Capacity"/>;
 /// <see cref="Reset"/> starts a new batch.
 /// </summary>
 internal sealed unsafe class DuckDbDataChunk : IDisposable
@@ -24,7 +24,7 @@ internal sealed unsafe class DuckDbDataChunk : IDisposable
         {
             for (var i = 0; i < _types.Length; i++)
             {
-                if (_types[i] is not (DuckDbType.Boolean or DuckDbType.Integer or DuckDbType.BigInt or DuckDbType.Double or DuckDbType.Timestamp or DuckDbType.Varchar))
+                if (_types[i] is not (DuckDbType.Boolean or DuckDbType.Integer or DuckDbType.BigInt or DuckDbType.Double or DuckDbType.Timestamp or DuckDbType.TimestampTz or DuckDbType.Varchar))
                     throw new ArgumentException($"a data chunk column cannot have type {_types[i]}", nameof(types));
                 logical[i] = NativeMethods.duckdb_create_logical_type(_types[i]);
             }
@@ -87,9 +87,14 @@ internal sealed unsafe class DuckDbDataChunk : IDisposable
     public void SetInt64(int column, int row, long value) => ((long*)Data(column, row, DuckDbType.BigInt))[row] = value;
     public void SetDouble(int column, int row, double value) => ((double*)Data(column, row, DuckDbType.Double))[row] = value;
 
-    /// <summary>A TIMESTAMP (no zone): microseconds since the Unix epoch, UTC.</summary>
-    public void SetTimestamp(int column, int row, DateTimeOffset value) =>
-        ((long*)Data(column, row, DuckDbType.Timestamp))[row] = (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
+    /// <summary>A TIMESTAMP (no zone) or TIMESTAMPTZ: microseconds since the Unix epoch, UTC, in both.</summary>
+    public void SetTimestamp(int column, int row, DateTimeOffset value)
+    {
+        CheckRow(row);
+        if (_types[column] is not (DuckDbType.Timestamp or DuckDbType.TimestampTz))
+            throw new ArgumentException($"column {column} has type {_types[column]}, not a timestamp", nameof(column));
+        ((long*)_data[column])[row] = (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
+    }
 
     /// <summary>A VARCHAR given as UTF-8 bytes; DuckDB copies them.</summary>
     public void SetUtf8(int column, int row, ReadOnlySpan<byte> utf8)

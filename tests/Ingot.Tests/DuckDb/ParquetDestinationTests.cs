@@ -142,6 +142,69 @@ public sealed class ParquetDestinationTests : IDisposable
             .Select(r => (string)r[0]!).ShouldBe(["station", "value", "tags", "ok", "attrs", "extra", .. MetadataColumns.All], ignoreOrder: true);
     }
 
+    /// <summary>Records a source keeps as UTF-8 text, with what makes reading text by hand hard.</summary>
+    private static readonly string[] Awkward =
+    [
+        """{"station":"06260","value":1,"big":9223372036854775807,"neg":-0,"f":1.50,"e":1E+2,"ok":true,"none":null}""",
+        """{ "value" : 2 , "station" : "06\u0032\"40\\", "f": 3, "e": 4, "text": "caf\u00e9 ☃ <&> '+`", "ok": false }""",
+        """{"station":"06270","nested":{"z":[1,{"b":2,"a":"x"}],"a":null},"list":["a",null,"b"],"dlist":[1,2.5],"mixed":[1,"a"],"empty":[]}""",
+        """{"station":"x\u2028y","ключ":"значение","\u00e9t\u00e9":1,"control":"tab\there","f":-1.5e-3}""",
+        """{"station":"06280","value":3,"text":12,"mixed":"plain","list":[],"dlist":null}""",
+    ];
+
+    [Fact]
+    public async Task LandAsync_Utf8RecordsAndObjects_WriteTheSameRowsAndHashes()
+    {
+        // Given the same records held as UTF-8 text (a file source) and as objects (a transformed record)
+        var asText = Chunk("obs-text", [.. Awkward.Select(j => Record.FromUtf8(System.Text.Encoding.UTF8.GetBytes(j), Day2))]);
+        var asObjects = Chunk("obs-objs", [.. Awkward.Select(j => Rec(j, Day2))]);
+        asText.Records.All(r => r.TryGetUtf8(out _)).ShouldBeTrue();
+        await using var destination = Destination(0, "ingestion_date");
+
+        // When both land
+        await destination.LandAsync(_run, asText, new RecordingJournal(_root), TestContext.Current.CancellationToken);
+        await destination.LandAsync(_run, asObjects, new RecordingJournal(_root), TestContext.Current.CancellationToken);
+
+        // Then every column reads back the same, and the hash is the canonical JSON's MD5 either way
+        asText.Records.All(r => r.TryGetUtf8(out _)).ShouldBeTrue("landing must not turn text records into objects");
+        using var session = DuckDbSession.Open();
+        var columns = session.Query($"SELECT * FROM read_parquet('{Lake}/**/*.parquet') LIMIT 0").Columns
+            .Where(c => c is not ("_chunk_key" or "ingestion_date")).Select(c => $"CAST({DuckDbSession.Identifier(c)} AS VARCHAR)");
+        var select = $"SELECT {string.Join(", ", columns)} FROM read_parquet('{Lake}/**/*.parquet') WHERE _chunk_key = '{{0}}' ORDER BY _record_hash";
+        var text = session.Query(string.Format(System.Globalization.CultureInfo.InvariantCulture, select, "obs-text"));
+        var objects = session.Query(string.Format(System.Globalization.CultureInfo.InvariantCulture, select, "obs-objs"));
+        text.Count.ShouldBe(Awkward.Length);
+        for (var r = 0; r < text.Count; r++) text[r].ShouldBe(objects[r]);
+        var hashes = session.Query($"SELECT _record_hash FROM read_parquet('{Lake}/**/*.parquet') WHERE _chunk_key = 'obs-text'").Select(row => (string)row[0]!);
+        hashes.ShouldBe(Awkward.Select(j => RecordHasher.Md5Hex(JsonNode.Parse(j))), ignoreOrder: true);
+        // And values come out decoded and typed: escapes resolved, source digits kept in JSON text, LISTs typed
+        session.Scalar($"SELECT station FROM read_parquet('{Lake}/**/*.parquet') WHERE _chunk_key = 'obs-text' AND value = 2").ShouldBe("062\"40\\");
+        session.Scalar($"SELECT text FROM read_parquet('{Lake}/**/*.parquet') WHERE _chunk_key = 'obs-text' AND value = 3").ShouldBe("12");
+        session.Scalar($"SELECT big FROM read_parquet('{Lake}/**/*.parquet') WHERE _chunk_key = 'obs-text' AND value = 1").ShouldBe(long.MaxValue);
+        session.Scalar($"SELECT typeof(e) || ' ' || typeof(dlist) || ' ' || typeof(list) FROM read_parquet('{Lake}/**/*.parquet') LIMIT 1").ShouldBe("DOUBLE DOUBLE[] VARCHAR[]");
+        session.Scalar($"SELECT CAST(list AS VARCHAR) FROM read_parquet('{Lake}/**/*.parquet') WHERE _chunk_key = 'obs-text' AND station = '06270'").ShouldBe("[a, NULL, b]");
+    }
+
+    [Theory]
+    [InlineData("""{"station":"a"} x""", "record 2 is not valid JSON")]
+    [InlineData("""{"station":"a",}""", "record 2 is not valid JSON")]
+    [InlineData("""[1,2]""", "record 2 is not a JSON object")]
+    [InlineData("""{"station":"a","station":"b"}""", "record 2 has the field 'station' twice")]
+    public async Task LandAsync_BadUtf8Record_FailsTheChunkNamingTheRecordAndLandsNothing(string bad, string reason)
+    {
+        // Given a chunk whose second record is not a usable JSON object
+        var chunk = Chunk("obs-bad", Record.FromUtf8("""{"station":"ok"}"""u8.ToArray(), Day2), Record.FromUtf8(System.Text.Encoding.UTF8.GetBytes(bad), Day2));
+        await using var destination = Destination();
+
+        // When it lands
+        var error = await Should.ThrowAsync<InvalidDataException>(() => destination.LandAsync(_run, chunk, new RecordingJournal(_root), TestContext.Current.CancellationToken));
+
+        // Then the error names the chunk, the record and why, and no file appeared
+        error.Message.ShouldContain("chunk 'obs-bad'");
+        error.Message.ShouldContain(reason);
+        Directory.EnumerateFiles(_root, "*.parquet", SearchOption.AllDirectories).ShouldBeEmpty();
+    }
+
     [Fact]
     public async Task LandAsync_SameChunkTwice_ReplacesFilesWithoutDuplicates()
     {

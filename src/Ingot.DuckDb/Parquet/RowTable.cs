@@ -1,0 +1,518 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ingot.Records;
+
+namespace Ingot.DuckDb.Parquet;
+
+/// <summary>What a cell of a <see cref="RowTable"/> holds; <see cref="Missing"/> when the record has no such field.</summary>
+internal enum CellKind : byte
+{
+    Missing,
+    Null,
+    /// <summary>A string without escapes: the cell's bytes are its UTF-8 value.</summary>
+    String,
+    /// <summary>A string with escape sequences: the cell's bytes are the escaped text between the quotes.</summary>
+    EscapedString,
+    Number,
+    True,
+    False,
+    Object,
+    Array,
+}
+
+/// <summary>One field of one row: where its JSON text sits in the row's UTF-8 and what it is.</summary>
+internal readonly record struct Cell(int Start, int Length, CellKind Kind);
+
+/// <summary>
+/// A chunk's records read once from their UTF-8 JSON text: the columns (first-seen order) with the type each holds in
+/// this chunk (<see cref="ColumnTypes"/>), every field as a <see cref="Cell"/> pointing into the row's text, and each
+/// row's <c>_record_hash</c> (MD5 of the canonical JSON: keys sorted ordinally at every level, no whitespace — the same
+/// bytes <see cref="RecordHasher"/> hashes). No object is built per field; rows are read in parallel blocks.
+/// Records held as objects are written to UTF-8 first.
+/// </summary>
+internal sealed class RowTable : IDisposable
+{
+    public const int HashLength = 32;
+    private const int BlockRows = 4096;
+    private static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, Encoder = Encoder };
+
+    // Per-chunk arrays run to megabytes: rented, so a chunk after chunk does not churn the large-object heap.
+    private ReadOnlyMemory<byte>[] _json;
+    private Cell[] _cells;
+    private readonly int _count;
+
+    private RowTable(int count, ReadOnlyMemory<byte>[] json, List<string> names, List<ColumnType> types, Cell[] cells, byte[] hashes)
+    {
+        _count = count;
+        _json = json;
+        Names = names;
+        Types = types;
+        _cells = cells;
+        Hashes = hashes;
+    }
+
+    public int RowCount => _count;
+    public List<string> Names { get; }
+    public List<ColumnType> Types { get; }
+    public int ColumnCount => Names.Count;
+
+    /// <summary>Row <c>i</c>'s hash as 32 lowercase hex bytes at <c>32 * i</c>.</summary>
+    public byte[] Hashes { get; private set; }
+
+    public void Dispose()
+    {
+        // The row texts are references into the records: clear them before the array goes back to the pool.
+        Array.Clear(_json, 0, _count);
+        System.Buffers.ArrayPool<ReadOnlyMemory<byte>>.Shared.Return(_json);
+        System.Buffers.ArrayPool<Cell>.Shared.Return(_cells);
+        System.Buffers.ArrayPool<byte>.Shared.Return(Hashes);
+        _json = [];
+        _cells = [];
+        Hashes = [];
+    }
+
+    public ReadOnlySpan<byte> Json(int row) => _json[row].Span;
+
+    public Cell CellAt(int row, int column) => _cells[row * Names.Count + column];
+
+    /// <summary>The bytes a cell points at (for a string, without its quotes).</summary>
+    public ReadOnlySpan<byte> Bytes(int row, Cell cell) => _json[row].Span.Slice(cell.Start, cell.Length);
+
+    /// <summary>Reads every record; a record that is not a JSON object fails the chunk with its position and the reason.</summary>
+    public static RowTable Read(string chunkKey, IReadOnlyList<Record> records, CancellationToken cancellationToken)
+    {
+        var count = records.Count;
+        var json = System.Buffers.ArrayPool<ReadOnlyMemory<byte>>.Shared.Rent(count);
+        var hashes = System.Buffers.ArrayPool<byte>.Shared.Rent(count * HashLength);
+        var blocks = new BlockReader[(count + BlockRows - 1) / BlockRows];
+        void ReadBlock(int b)
+        {
+            var reader = new BlockReader(chunkKey, records, json, hashes, b * BlockRows, Math.Min(count, (b + 1) * BlockRows));
+            reader.Run(cancellationToken);
+            blocks[b] = reader;
+        }
+        try
+        {
+            if (blocks.Length == 1) ReadBlock(0);
+            else Parallel.For(0, blocks.Length, new ParallelOptions { CancellationToken = cancellationToken }, ReadBlock);
+        }
+        catch
+        {
+            foreach (var block in blocks) block?.Release();
+            Array.Clear(json, 0, count);
+            System.Buffers.ArrayPool<ReadOnlyMemory<byte>>.Shared.Return(json);
+            System.Buffers.ArrayPool<byte>.Shared.Return(hashes);
+            throw;
+        }
+
+        // Merge the blocks' columns in block order: a column first seen in an earlier block comes first, which is the
+        // chunk's first-seen order whatever the block size.
+        var names = new List<string>();
+        var types = new List<ColumnType>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        var maps = new int[blocks.Length][];
+        for (var b = 0; b < blocks.Length; b++)
+        {
+            var block = blocks[b];
+            var map = maps[b] = new int[block.Names.Count];
+            for (var c = 0; c < block.Names.Count; c++)
+            {
+                if (!index.TryGetValue(block.Names[c], out var g))
+                {
+                    index[block.Names[c]] = g = names.Count;
+                    names.Add(block.Names[c]);
+                    types.Add(ColumnType.Unknown);
+                }
+                types[g] = ColumnTypes.MergeWithinChunk(types[g], block.Types[c]);
+                map[c] = g;
+            }
+        }
+        var size = checked(count * names.Count);
+        var cells = System.Buffers.ArrayPool<Cell>.Shared.Rent(Math.Max(size, 1));
+        Array.Clear(cells, 0, size);
+        for (var b = 0; b < blocks.Length; b++)
+        {
+            blocks[b].CopyCells(cells, names.Count, maps[b]);
+            blocks[b].Release();
+        }
+        return new RowTable(count, json, names, types, cells, hashes);
+    }
+
+    /// <summary>A string cell's value as UTF-8 (escapes resolved), into <paramref name="scratch"/> when it needs unescaping.</summary>
+    public ReadOnlySpan<byte> StringValue(int row, Cell cell, ref byte[] scratch)
+    {
+        var raw = Bytes(row, cell);
+        if (cell.Kind == CellKind.String) return raw;
+        // The token with its quotes, read again: the reader resolves the escapes into UTF-8.
+        var reader = new Utf8JsonReader(_json[row].Span.Slice(cell.Start - 1, cell.Length + 2));
+        reader.Read();
+        if (scratch.Length < raw.Length) scratch = new byte[Math.Max(raw.Length, scratch.Length * 2)];
+        var written = reader.CopyString(scratch);
+        return scratch.AsSpan(0, written);
+    }
+
+    /// <summary>A non-string cell as compact JSON text (numbers keep the source's digits).</summary>
+    public ReadOnlySpan<byte> JsonText(int row, Cell cell, ref byte[] scratch) => cell.Kind switch
+    {
+        CellKind.Number => Bytes(row, cell),
+        CellKind.True => "true"u8,
+        CellKind.False => "false"u8,
+        CellKind.Null or CellKind.Missing => "null"u8,
+        _ => Compact(Bytes(row, cell), ref scratch),
+    };
+
+    /// <summary>A cell as text: a string's value, any other value's compact JSON; null when null or missing.</summary>
+    public string? Text(int row, Cell cell)
+    {
+        var scratch = Array.Empty<byte>();
+        return cell.Kind switch
+        {
+            CellKind.Missing or CellKind.Null => null,
+            CellKind.String or CellKind.EscapedString => Encoding.UTF8.GetString(StringValue(row, cell, ref scratch)),
+            _ => Encoding.UTF8.GetString(JsonText(row, cell, ref scratch)),
+        };
+    }
+
+    private static ReadOnlySpan<byte> Compact(ReadOnlySpan<byte> json, ref byte[] scratch)
+    {
+        using var document = JsonDocument.Parse(json.ToArray());
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(json.Length + 16);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions)) document.RootElement.WriteTo(writer);
+        if (scratch.Length < buffer.WrittenCount) scratch = new byte[buffer.WrittenCount];
+        buffer.WrittenSpan.CopyTo(scratch);
+        return scratch.AsSpan(0, buffer.WrittenCount);
+    }
+
+    /// <summary>Reads rows [from, to) with its own column list, so blocks run in parallel without sharing state.</summary>
+    private sealed class BlockReader(string chunkKey, IReadOnlyList<Record> records, ReadOnlyMemory<byte>[] json, byte[] hashes, int from, int to)
+    {
+        private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+        private readonly List<byte[]> _nameUtf8 = [];
+        private readonly List<byte[]> _canonicalName = [];
+        private int[] _seen = new int[16];
+        // Per row: its fields (column, cell) in source order.
+        private readonly int[] _rowStart = new int[to - from + 1];
+        private int[] _fieldColumn = System.Buffers.ArrayPool<int>.Shared.Rent((to - from) * 8);
+        private Cell[] _fieldCell = System.Buffers.ArrayPool<Cell>.Shared.Rent((to - from) * 8);
+        private int _fieldCount;
+        // The previous row's column order and its sorted permutation: most rows repeat both.
+        private int[] _lastColumns = [];
+        private int[] _lastOrder = [];
+        private int[] _order = new int[16];
+        private byte[] _canonical = new byte[512];
+        private byte[] _scratch = new byte[256];
+        private byte[]? _arena;
+        private int _arenaUsed;
+        private System.Buffers.ArrayBufferWriter<byte>? _objectBuffer;
+        private Utf8JsonWriter? _objectWriter;
+
+        public List<string> Names { get; } = [];
+        public List<ColumnType> Types { get; } = [];
+
+        public void Run(CancellationToken cancellationToken)
+        {
+            for (var row = from; row < to; row++)
+            {
+                if (((row - from) & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+                var record = records[row];
+                json[row] = record.TryGetUtf8(out var utf8) ? utf8 : Serialize(record.Fields);
+                try
+                {
+                    ReadRow(row);
+                }
+                catch (JsonException e)
+                {
+                    throw new InvalidDataException($"chunk '{chunkKey}': record {row + 1} is not valid JSON: {e.Message}", e);
+                }
+            }
+            _rowStart[to - from] = _fieldCount;
+        }
+
+        public void Release()
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(_fieldColumn);
+            System.Buffers.ArrayPool<Cell>.Shared.Return(_fieldCell);
+            _fieldColumn = [];
+            _fieldCell = [];
+        }
+
+        public void CopyCells(Cell[] cells, int columns, int[] map)
+        {
+            for (var row = from; row < to; row++)
+            {
+                var start = _rowStart[row - from];
+                var end = _rowStart[row - from + 1];
+                for (var f = start; f < end; f++) cells[row * columns + map[_fieldColumn[f]]] = _fieldCell[f];
+            }
+        }
+
+        private InvalidDataException Bad(int row, string what) => new($"chunk '{chunkKey}': record {row + 1} {what}");
+
+        private void ReadRow(int row)
+        {
+            var span = json[row].Span;
+            var reader = new Utf8JsonReader(span);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw Bad(row, "is not a JSON object");
+            _rowStart[row - from] = _fieldCount;
+            var firstField = _fieldCount;
+            var stamp = row - from + 1;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var column = Column(ref reader, _fieldCount - firstField);
+                if (_seen[column] == stamp) throw Bad(row, $"has the field '{Names[column]}' twice");
+                _seen[column] = stamp;
+                reader.Read();
+                Cell cell;
+                ColumnType type;
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.String:
+                        cell = new Cell((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length, reader.ValueIsEscaped ? CellKind.EscapedString : CellKind.String);
+                        type = ColumnType.Varchar;
+                        break;
+                    case JsonTokenType.Number:
+                        cell = new Cell((int)reader.TokenStartIndex, reader.ValueSpan.Length, CellKind.Number);
+                        type = IsInt64(reader.ValueSpan) ? ColumnType.BigInt : ColumnType.Double;
+                        break;
+                    case JsonTokenType.True:
+                    case JsonTokenType.False:
+                        cell = new Cell((int)reader.TokenStartIndex, reader.ValueSpan.Length, reader.TokenType == JsonTokenType.True ? CellKind.True : CellKind.False);
+                        type = ColumnType.Boolean;
+                        break;
+                    case JsonTokenType.Null:
+                        cell = new Cell((int)reader.TokenStartIndex, 4, CellKind.Null);
+                        type = ColumnType.Unknown;
+                        break;
+                    case JsonTokenType.StartObject:
+                    {
+                        var start = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        cell = new Cell(start, (int)reader.BytesConsumed - start, CellKind.Object);
+                        type = ColumnType.Varchar;
+                        break;
+                    }
+                    default:
+                    {
+                        var start = (int)reader.TokenStartIndex;
+                        type = ClassifyArray(ref reader);
+                        cell = new Cell(start, (int)reader.BytesConsumed - start, CellKind.Array);
+                        break;
+                    }
+                }
+                Types[column] = ColumnTypes.MergeWithinChunk(Types[column], type);
+                if (_fieldCount == _fieldColumn.Length) Grow();
+                _fieldColumn[_fieldCount] = column;
+                _fieldCell[_fieldCount++] = cell;
+            }
+            // Anything after the object (a second value, stray text) makes the reader throw here.
+            while (reader.Read()) { }
+            Hash(row, span, firstField, _fieldCount - firstField);
+        }
+
+        private void Grow()
+        {
+            var columns = System.Buffers.ArrayPool<int>.Shared.Rent(_fieldColumn.Length * 2);
+            var cells = System.Buffers.ArrayPool<Cell>.Shared.Rent(_fieldColumn.Length * 2);
+            _fieldColumn.AsSpan(0, _fieldCount).CopyTo(columns);
+            _fieldCell.AsSpan(0, _fieldCount).CopyTo(cells);
+            System.Buffers.ArrayPool<int>.Shared.Return(_fieldColumn);
+            System.Buffers.ArrayPool<Cell>.Shared.Return(_fieldCell);
+            _fieldColumn = columns;
+            _fieldCell = cells;
+        }
+
+        /// <summary>The column of the property under the reader: the previous row's column at this position when the name matches.</summary>
+        private int Column(ref Utf8JsonReader reader, int position)
+        {
+            ReadOnlySpan<byte> name;
+            if (reader.ValueIsEscaped)
+            {
+                if (_scratch.Length < reader.ValueSpan.Length) _scratch = new byte[reader.ValueSpan.Length * 2];
+                name = _scratch.AsSpan(0, reader.CopyString(_scratch));
+            }
+            else
+            {
+                name = reader.ValueSpan;
+            }
+            if (position < _lastColumns.Length && _nameUtf8[_lastColumns[position]].AsSpan().SequenceEqual(name))
+                return _lastColumns[position];
+            var text = Encoding.UTF8.GetString(name);
+            if (_index.TryGetValue(text, out var column)) return column;
+            column = Names.Count;
+            _index[text] = column;
+            Names.Add(text);
+            Types.Add(ColumnType.Unknown);
+            _nameUtf8.Add(name.ToArray());
+            var encoded = JsonEncodedText.Encode(text, Encoder).EncodedUtf8Bytes;
+            var canonicalName = new byte[encoded.Length + 3];
+            canonicalName[0] = (byte)'"';
+            encoded.CopyTo(canonicalName.AsSpan(1));
+            canonicalName[^2] = (byte)'"';
+            canonicalName[^1] = (byte)':';
+            _canonicalName.Add(canonicalName);
+            if (_seen.Length < Names.Count) Array.Resize(ref _seen, _seen.Length * 2);
+            return column;
+        }
+
+        /// <summary>The column type of an array (reader on its start; left on its end): see <see cref="ColumnTypes.Classify"/>.</summary>
+        private static ColumnType ClassifyArray(ref Utf8JsonReader reader)
+        {
+            var kind = ColumnType.EmptyList;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                ColumnType item;
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.Null:
+                        continue;
+                    case JsonTokenType.String:
+                        item = ColumnType.VarcharList;
+                        break;
+                    case JsonTokenType.Number:
+                        item = ColumnType.DoubleList;
+                        break;
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        reader.Skip();
+                        item = ColumnType.Varchar;
+                        break;
+                    default:
+                        item = ColumnType.Varchar;
+                        break;
+                }
+                if (kind == ColumnType.EmptyList) kind = item;
+                else if (kind != item) kind = ColumnType.Varchar;
+            }
+            return kind;
+        }
+
+        /// <summary>The canonical JSON of a row (fields sorted by name) hashed into <see cref="RowTable.Hashes"/>.</summary>
+        private void Hash(int row, ReadOnlySpan<byte> span, int first, int count)
+        {
+            if (_order.Length < count) _order = new int[count * 2];
+            var order = _order.AsSpan(0, count);
+            var columns = _fieldColumn.AsSpan(first, count);
+            if (columns.SequenceEqual(_lastColumns))
+            {
+                _lastOrder.CopyTo(order);
+            }
+            else
+            {
+                for (var i = 0; i < count; i++) order[i] = i;
+                // Insertion sort by name: records have few fields, and names are unique within a record.
+                for (var i = 1; i < count; i++)
+                {
+                    var item = order[i];
+                    var j = i - 1;
+                    while (j >= 0 && string.CompareOrdinal(Names[columns[order[j]]], Names[columns[item]]) > 0)
+                    {
+                        order[j + 1] = order[j];
+                        j--;
+                    }
+                    order[j + 1] = item;
+                }
+                _lastColumns = columns.ToArray();
+                _lastOrder = order.ToArray();
+            }
+
+            var length = 0;
+            Append(ref length, "{"u8);
+            for (var i = 0; i < count; i++)
+            {
+                if (i > 0) Append(ref length, ","u8);
+                var f = first + order[i];
+                Append(ref length, _canonicalName[_fieldColumn[f]]);
+                var cell = _fieldCell[f];
+                var bytes = span.Slice(cell.Start, cell.Length);
+                switch (cell.Kind)
+                {
+                    case CellKind.String when IsPlainAscii(bytes):
+                        Append(ref length, "\""u8);
+                        Append(ref length, bytes);
+                        Append(ref length, "\""u8);
+                        break;
+                    case CellKind.String:
+                    case CellKind.EscapedString:
+                    {
+                        // Non-ASCII or escaped text: written the way the canonical writer writes any string.
+                        var reader = new Utf8JsonReader(span.Slice(cell.Start - 1, cell.Length + 2));
+                        reader.Read();
+                        var encoded = JsonEncodedText.Encode(reader.GetString()!, Encoder).EncodedUtf8Bytes;
+                        Append(ref length, "\""u8);
+                        Append(ref length, encoded);
+                        Append(ref length, "\""u8);
+                        break;
+                    }
+                    case CellKind.Object:
+                    case CellKind.Array:
+                        Append(ref length, Encoding.UTF8.GetBytes(RecordHasher.Canonical(JsonNode.Parse(bytes))));
+                        break;
+                    default:
+                        // Numbers keep the source's digits; true, false and null are their own text.
+                        Append(ref length, bytes);
+                        break;
+                }
+            }
+            Append(ref length, "}"u8);
+
+            Md5.HashHexUtf8(_canonical.AsSpan(0, length), hashes.AsSpan(row * HashLength, HashLength));
+        }
+
+        private void Append(ref int length, ReadOnlySpan<byte> bytes)
+        {
+            if (length + bytes.Length > _canonical.Length) Array.Resize(ref _canonical, Math.Max(_canonical.Length * 2, length + bytes.Length));
+            bytes.CopyTo(_canonical.AsSpan(length));
+            length += bytes.Length;
+        }
+
+        /// <summary>Printable ASCII, which the canonical writer's encoder never escapes (quote and backslash cannot occur unescaped).</summary>
+        private static bool IsPlainAscii(ReadOnlySpan<byte> bytes) => bytes.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E) < 0;
+
+        /// <summary>A record held as an object, as compact UTF-8 in this block's arena.</summary>
+        private ReadOnlyMemory<byte> Serialize(JsonObject fields)
+        {
+            _objectBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(512);
+            _objectBuffer.ResetWrittenCount();
+            if (_objectWriter is null) _objectWriter = new Utf8JsonWriter(_objectBuffer, WriterOptions);
+            else _objectWriter.Reset(_objectBuffer);
+            fields.WriteTo(_objectWriter);
+            _objectWriter.Flush();
+            var written = _objectBuffer.WrittenSpan;
+            if (_arena is null || _arenaUsed + written.Length > _arena.Length)
+            {
+                _arena = new byte[Math.Max(1 << 20, written.Length)];
+                _arenaUsed = 0;
+            }
+            written.CopyTo(_arena.AsSpan(_arenaUsed));
+            var memory = _arena.AsMemory(_arenaUsed, written.Length);
+            _arenaUsed += written.Length;
+            return memory;
+        }
+    }
+
+    /// <summary>An integral JSON number that fits in 64 bits (what <see cref="JsonElement.TryGetInt64"/> accepts).</summary>
+    internal static bool IsInt64(ReadOnlySpan<byte> number)
+    {
+        // JSON numbers are already valid: integral means no fraction and no exponent, and 64 bits means the parse fits.
+        foreach (var b in number)
+        {
+            if (b is (byte)'.' or (byte)'e' or (byte)'E') return false;
+        }
+        return number.Length < 19 || (Utf8Parser.TryParse(number, out long _, out var consumed) && consumed == number.Length);
+    }
+
+    public static long ParseInt64(ReadOnlySpan<byte> number) =>
+        Utf8Parser.TryParse(number, out long value, out var consumed) && consumed == number.Length
+            ? value
+            : throw new InvalidDataException($"'{Encoding.UTF8.GetString(number)}' is not a 64-bit integer");
+
+    public static double ParseDouble(ReadOnlySpan<byte> number) =>
+        double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new InvalidDataException($"'{Encoding.UTF8.GetString(number)}' is not a number");
+}
