@@ -116,7 +116,6 @@ internal static class ParquetBench
         }
         var seconds = sw.Elapsed.TotalSeconds;
         var bytes = Directory.EnumerateFiles(output, "*.parquet", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-        Console.Error.WriteLine($"gc0 {GC.CollectionCount(0)} gc1 {GC.CollectionCount(1)} gc2 {GC.CollectionCount(2)} pause {GC.GetTotalPauseDuration().TotalMilliseconds:N0} ms, heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1e6:N0} MB, cpu {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:N2} s");
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["seconds"] = seconds, ["peak_rss"] = PeakRss(), ["output_bytes"] = bytes }));
         return 0;
     }
