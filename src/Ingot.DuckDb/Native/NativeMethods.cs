@@ -164,6 +164,12 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, EntryPoint = "duckdb_append_null")]
     internal static partial int duckdb_append_null(nint appender);
 
+    [LibraryImport(Library, EntryPoint = "duckdb_arrow_array_scan", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int duckdb_arrow_array_scan(nint connection, string tableName, ArrowSchema* schema, ArrowArray* array, out nint stream);
+
+    [LibraryImport(Library, EntryPoint = "duckdb_destroy_arrow_stream")]
+    internal static partial void duckdb_destroy_arrow_stream(ref nint stream);
+
     [LibraryImport(Library, EntryPoint = "duckdb_append_data_chunk")]
     internal static partial int duckdb_append_data_chunk(nint appender, nint chunk);
 

@@ -98,7 +98,8 @@ internal sealed class ParquetDestination : IDestination
         var types = await ReconcileSchemaAsync(run, chunk, rows.Names, rows.Types, cancellationToken).ConfigureAwait(false);
 
         var staged = await Task.Run(() => Stage(run, chunk, records, rows, types, cancellationToken), cancellationToken).ConfigureAwait(false);
-        using var connection = staged.Connection;
+        using var stagedScope = staged;
+        var connection = staged.Connection;
         var landed = new List<LandedFile>(staged.Files.Count);
         // One COPY writes every file of the chunk (partitioned by file ordinal) into a scratch folder under _tmp/, with
         // an extension no `**/*.parquet` reader matches; each file then appears under its final name by an atomic move
@@ -136,8 +137,6 @@ internal sealed class ParquetDestination : IDestination
         finally
         {
             try { Directory.Delete(scratchRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            try { connection.Execute($"DROP TABLE IF EXISTS {staged.Table}"); }
-            catch (DuckDbException) { /* the connection closes next; an in-memory table dies with the database */ }
         }
         return landed;
     }
@@ -209,13 +208,21 @@ internal sealed class ParquetDestination : IDestination
 
     private sealed record PlannedFile(int Ordinal, string Path, int N, List<int> Rows);
 
-    private sealed class Staged(DuckDbConnection connection, string table, List<PlannedFile> files, string selectList)
+    /// <summary>A chunk's rows registered with a connection as a one-shot view over an Arrow batch, until the COPY has run.</summary>
+    private sealed class Staged(DuckDbConnection connection, string view, ArrowBatch batch, List<PlannedFile> files, string selectList) : IDisposable
     {
         public DuckDbConnection Connection { get; } = connection;
-        public string Table { get; } = table;
         public List<PlannedFile> Files { get; } = files;
-        public string SelectAll() => $"SELECT {FileColumn}, {selectList} FROM {Table}";
-        public string SelectFields() => $"SELECT {selectList} FROM {Table}";
+        public string SelectAll() => $"SELECT {FileColumn}, {selectList} FROM {view}";
+        public string SelectFields() => $"SELECT {selectList} FROM {view}";
+
+        public void Dispose()
+        {
+            try { Connection.Execute($"DROP VIEW IF EXISTS {view}"); }
+            catch (DuckDbException) { /* the connection closes next; a temporary view dies with it */ }
+            batch.Dispose();
+            Connection.Dispose();
+        }
     }
 
     private Staged Stage(RunContext run, ChunkData chunk, Record[] records, RowTable rows, ColumnType[] types, CancellationToken cancellationToken)
@@ -223,14 +230,11 @@ internal sealed class ParquetDestination : IDestination
         var names = rows.Names;
         var files = PlanFiles(run, chunk, records, rows);
 
-        var table = $"ingot_stage_{Guid.NewGuid():N}";
-        var create = new StringBuilder($"CREATE TABLE {table} ({FileColumn} INTEGER");
         var select = new StringBuilder();
         for (var i = 0; i < names.Count; i++)
         {
             var id = DuckDbSession.Identifier(names[i]);
-            // Lists travel as JSON text and become LISTs in the COPY: the appender's list API costs a native value per element.
-            create.Append(", ").Append(id).Append(' ').Append(types[i].IsList() ? "VARCHAR" : types[i].Sql());
+            // Lists travel as JSON text and become LISTs in the COPY.
             select.Append(types[i] switch
             {
                 ColumnType.VarcharList or ColumnType.EmptyList => $"CAST(from_json({id}, '[\"VARCHAR\"]') AS VARCHAR[]) AS {id}",
@@ -238,7 +242,6 @@ internal sealed class ParquetDestination : IDestination
                 _ => id,
             }).Append(", ");
         }
-        create.Append($", {MetadataColumns.RecordHash} VARCHAR, {MetadataColumns.EventTs} TIMESTAMPTZ)");
         var ingestedAt = run.IngestedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00";
         // The run's constants are one-value ENUMs: Parquet gets the same UTF-8 string column (dictionary-encoded), but DuckDB
         // writes it without hashing every row's value into a dictionary — a third of the write time for a narrow record.
@@ -251,22 +254,18 @@ internal sealed class ParquetDestination : IDestination
             $"{MetadataColumns.RecordHash}, " +
             $"{MetadataColumns.EventTs}");
 
+        var batch = BuildBatch(records, rows, files, types, cancellationToken);
         var connection = _database.Connect();
+        var view = $"ingot_stage_{Guid.NewGuid():N}";
         try
         {
-            // The staged event times are UTC instants (TIMESTAMPTZ, no per-row cast); the session zone only shapes text.
             connection.Execute("SET TimeZone='UTC'");
-            connection.Execute(create.ToString());
-            using (var appender = connection.CreateAppender(table))
-            {
-                AppendRows(appender, records, rows, files, types, cancellationToken);
-                appender.Close();
-            }
-            return new Staged(connection, table, files, select.ToString());
+            batch.Register(connection, view);
+            return new Staged(connection, view, batch, files, select.ToString());
         }
         catch
         {
-            try { connection.Execute($"DROP TABLE IF EXISTS {table}"); } catch (DuckDbException) { }
+            batch.Dispose();
             connection.Dispose();
             throw;
         }
@@ -275,86 +274,121 @@ internal sealed class ParquetDestination : IDestination
     private static string Constant(string value) => $"CAST({DuckDbSession.Literal(value)} AS ENUM({DuckDbSession.Literal(value)}))";
 
     /// <summary>
-    /// Fills DuckDB data chunks column by column (one pass per column over a batch of rows, typed writes straight into
-    /// the vectors) and appends each chunk in one call. Column order: file ordinal, fields, record hash, event time.
+    /// The chunk's rows as one Arrow batch, file by file: the file ordinal, the fields (typed as the stream's schema
+    /// says, lists as JSON text), the record hash and the event time (microseconds, UTC).
     /// </summary>
-    private static void AppendRows(DuckDbAppender appender, Record[] records, RowTable rows, List<PlannedFile> files, ColumnType[] types,
-        CancellationToken cancellationToken)
+    private static ArrowBatch BuildBatch(Record[] records, RowTable rows, List<PlannedFile> files, ColumnType[] types, CancellationToken cancellationToken)
     {
-        var columns = rows.ColumnCount;
-        var columnTypes = new List<DuckDbType>(columns + 3) { DuckDbType.Integer };
-        foreach (var type in types) columnTypes.Add(type switch
+        var order = new int[rows.RowCount];
+        var n = 0;
+        // DuckDB's scan of a single Arrow array hands the COPY the columns it projects by position, so the batch holds
+        // exactly the columns the COPY reads, in its order: the file ordinal only when the chunk spans several files.
+        var multiFile = files.Count > 1;
+        var first = multiFile ? 1 : 0;
+        var batch = new ArrowBatch(order.Length, rows.ColumnCount + 2 + first);
+        try
         {
-            ColumnType.BigInt => DuckDbType.BigInt,
-            ColumnType.Double => DuckDbType.Double,
-            ColumnType.Boolean => DuckDbType.Boolean,
-            _ => DuckDbType.Varchar,
-        });
-        columnTypes.Add(DuckDbType.Varchar);
-        columnTypes.Add(DuckDbType.TimestampTz);
-        var hashColumn = columns + 1;
-        var eventColumn = columns + 2;
-        var hashes = rows.Hashes;
-
-        using var chunk = new DuckDbDataChunk(columnTypes);
-        var batch = new int[chunk.Capacity];
-        var scratch = new byte[256];
-        foreach (var file in files)
-        {
-            for (var offset = 0; offset < file.Rows.Count; offset += batch.Length)
+            var ordinals = multiFile ? batch.AddFixed<int>(FileColumn, "i") : default;
+            foreach (var file in files)
+            {
+                foreach (var r in file.Rows)
+                {
+                    if (multiFile) ordinals[n] = file.Ordinal;
+                    order[n++] = r;
+                }
+            }
+            var scratch = new byte[256];
+            for (var c = 0; c < rows.ColumnCount; c++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var n = Math.Min(batch.Length, file.Rows.Count - offset);
-                file.Rows.CopyTo(offset, batch, 0, n);
-                chunk.Reset();
-                for (var row = 0; row < n; row++)
+                AddColumn(batch, c + first, rows, c, types[c], order, ref scratch);
+            }
+            var hashes = batch.AddUtf8(MetadataColumns.RecordHash, (long)order.Length * RowTable.HashLength);
+            foreach (var r in order) hashes.Append(rows.Hashes.AsSpan(r * RowTable.HashLength, RowTable.HashLength));
+            var eventColumn = rows.ColumnCount + 1 + first;
+            var events = batch.AddFixed<long>(MetadataColumns.EventTs, "tsu:UTC");
+            for (var i = 0; i < order.Length; i++)
+            {
+                if (records[order[i]].EventTs is { } ts) events[i] = (ts.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
+                else batch.SetNull(eventColumn, i);
+            }
+            return batch;
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One field column; values convert as <see cref="ColumnTypes"/> describes for the column's type.</summary>
+    private static void AddColumn(ArrowBatch batch, int target, RowTable rows, int column, ColumnType type, int[] order, ref byte[] scratch)
+    {
+        var name = rows.Names[column];
+        switch (type)
+        {
+            case ColumnType.BigInt:
+                AddNumbers(batch, target, rows, column, type, order, "l", RowTable.ParseInt64);
+                break;
+            case ColumnType.Double:
+                AddNumbers(batch, target, rows, column, type, order, "g", RowTable.ParseDouble);
+                break;
+            case ColumnType.Boolean:
+                batch.AddBoolean(name, i =>
                 {
-                    var r = batch[row];
-                    chunk.SetInt32(0, row, file.Ordinal);
-                    chunk.SetUtf8(hashColumn, row, hashes.AsSpan(r * RowTable.HashLength, RowTable.HashLength));
-                    if (records[r].EventTs is { } ts) chunk.SetTimestamp(eventColumn, row, ts);
-                    else chunk.SetNull(eventColumn, row);
+                    var cell = rows.CellAt(order[i], column);
+                    return cell.Kind switch
+                    {
+                        CellKind.Missing or CellKind.Null => null,
+                        CellKind.True => true,
+                        CellKind.False => false,
+                        _ => throw Misfit(rows, order[i], column, cell, type),
+                    };
+                });
+                break;
+            default:
+            {
+                long bytes = 0;
+                foreach (var r in order) bytes += rows.CellAt(r, column).Length;
+                var values = batch.AddUtf8(name, bytes);
+                foreach (var r in order)
+                {
+                    var cell = rows.CellAt(r, column);
+                    switch (cell.Kind)
+                    {
+                        case CellKind.Missing or CellKind.Null:
+                            values.AppendNull();
+                            break;
+                        case CellKind.String or CellKind.EscapedString:
+                            values.Append(rows.StringValue(r, cell, ref scratch));
+                            break;
+                        default:
+                            values.Append(rows.JsonText(r, cell, ref scratch));
+                            break;
+                    }
                 }
-                for (var c = 0; c < columns; c++) SetColumn(chunk, c + 1, types[c], rows, c, batch.AsSpan(0, n), ref scratch);
-                chunk.SetSize(n);
-                appender.AppendChunk(chunk);
+                break;
             }
         }
     }
 
-    /// <summary>One column of a batch; values convert as <see cref="ColumnTypes"/> describes for the column's type.</summary>
-    private static void SetColumn(DuckDbDataChunk chunk, int target, ColumnType type, RowTable rows, int column, ReadOnlySpan<int> batch, ref byte[] scratch)
+    private delegate T NumberParser<T>(ReadOnlySpan<byte> number);
+
+    private static void AddNumbers<T>(ArrowBatch batch, int target, RowTable rows, int column, ColumnType type, int[] order, string format, NumberParser<T> parse)
+        where T : unmanaged
     {
-        for (var row = 0; row < batch.Length; row++)
+        var values = batch.AddFixed<T>(rows.Names[column], format);
+        for (var i = 0; i < order.Length; i++)
         {
-            var r = batch[row];
-            var cell = rows.CellAt(r, column);
-            if (cell.Kind is CellKind.Missing or CellKind.Null)
-            {
-                chunk.SetNull(target, row);
-                continue;
-            }
-            switch (type)
-            {
-                case ColumnType.BigInt when cell.Kind == CellKind.Number:
-                    chunk.SetInt64(target, row, RowTable.ParseInt64(rows.Bytes(r, cell)));
-                    break;
-                case ColumnType.Double when cell.Kind == CellKind.Number:
-                    chunk.SetDouble(target, row, RowTable.ParseDouble(rows.Bytes(r, cell)));
-                    break;
-                case ColumnType.Boolean when cell.Kind is CellKind.True or CellKind.False:
-                    chunk.SetBoolean(target, row, cell.Kind == CellKind.True);
-                    break;
-                case ColumnType.BigInt or ColumnType.Double or ColumnType.Boolean:
-                    throw new InvalidDataException($"record {r + 1}: field '{rows.Names[column]}' holds {cell.Kind}, which does not fit the column's type {type.Sql()}");
-                default:
-                    chunk.SetUtf8(target, row, cell.Kind is CellKind.String or CellKind.EscapedString
-                        ? rows.StringValue(r, cell, ref scratch)
-                        : rows.JsonText(r, cell, ref scratch));
-                    break;
-            }
+            var cell = rows.CellAt(order[i], column);
+            if (cell.Kind is CellKind.Missing or CellKind.Null) batch.SetNull(target, i);
+            else if (cell.Kind == CellKind.Number) values[i] = parse(rows.Bytes(order[i], cell));
+            else throw Misfit(rows, order[i], column, cell, type);
         }
     }
+
+    private static InvalidDataException Misfit(RowTable rows, int row, int column, Cell cell, ColumnType type) =>
+        new($"record {row + 1}: field '{rows.Names[column]}' holds {cell.Kind}, which does not fit the column's type {type.Sql()}");
 
     // ---- partitions and files ----------------------------------------------------------------------------------
 

@@ -204,7 +204,12 @@ internal sealed class RowTable : IDisposable
         private int[] _lastColumns = [];
         private int[] _lastOrder = [];
         private int[] _order = new int[16];
-        private byte[] _canonical = new byte[512];
+        private byte[] _canonical = new byte[4096];
+        private readonly int[] _batchStart = new int[8];
+        private readonly int[] _batchLength = new int[8];
+        private readonly int[] _batchRow = new int[8];
+        private int _batchCount;
+        private int _batchUsed;
         private byte[] _scratch = new byte[256];
         private byte[]? _arena;
         private int _arenaUsed;
@@ -230,6 +235,7 @@ internal sealed class RowTable : IDisposable
                     throw new InvalidDataException($"chunk '{chunkKey}': record {row + 1} is not valid JSON: {e.Message}", e);
                 }
             }
+            FlushHashes();
             _rowStart[to - from] = _fieldCount;
         }
 
@@ -420,7 +426,9 @@ internal sealed class RowTable : IDisposable
                 _lastOrder = order.ToArray();
             }
 
-            var length = 0;
+            // Rows' canonical texts queue up in one buffer and are hashed eight at a time (one per vector lane).
+            var start = _batchUsed;
+            var length = start;
             Append(ref length, "{"u8);
             for (var i = 0; i < count; i++)
             {
@@ -460,7 +468,34 @@ internal sealed class RowTable : IDisposable
             }
             Append(ref length, "}"u8);
 
-            Md5.HashHexUtf8(_canonical.AsSpan(0, length), hashes.AsSpan(row * HashLength, HashLength));
+            if (!Md5.IsBatchAccelerated)
+            {
+                Md5.HashHexUtf8(_canonical.AsSpan(start, length - start), hashes.AsSpan(row * HashLength, HashLength));
+                return;
+            }
+            _batchStart[_batchCount] = start;
+            _batchLength[_batchCount] = length - start;
+            _batchRow[_batchCount++] = row;
+            _batchUsed = length;
+            if (_batchCount == 8) FlushHashes();
+        }
+
+        /// <summary>Hashes the queued rows: eight through the vector path, fewer one by one.</summary>
+        private void FlushHashes()
+        {
+            if (_batchCount == 8)
+            {
+                Span<byte> digests = stackalloc byte[8 * Md5.HashSize];
+                Md5.HashData8(_canonical, _batchStart, _batchLength, digests);
+                for (var l = 0; l < 8; l++) Md5.ToHexUtf8(digests.Slice(l * Md5.HashSize, Md5.HashSize), hashes.AsSpan(_batchRow[l] * HashLength, HashLength));
+            }
+            else
+            {
+                for (var l = 0; l < _batchCount; l++)
+                    Md5.HashHexUtf8(_canonical.AsSpan(_batchStart[l], _batchLength[l]), hashes.AsSpan(_batchRow[l] * HashLength, HashLength));
+            }
+            _batchCount = 0;
+            _batchUsed = 0;
         }
 
         private void Append(ref int length, ReadOnlySpan<byte> bytes)

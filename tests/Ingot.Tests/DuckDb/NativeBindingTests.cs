@@ -111,4 +111,38 @@ public sealed class NativeBindingTests
         process.Refresh();
         return process.WorkingSet64;
     }
+
+    [Fact]
+    public void ArrowBatch_EveryColumnKindWithNulls_ReadsBackThroughAView()
+    {
+        // Given a three-row batch with each kind of column the Parquet destination writes, some values null
+        using var session = DuckDbSession.Open();
+        using var batch = new ArrowBatch(3, 6);
+        var ints = batch.AddFixed<int>("i", "i");
+        ints[0] = 1; ints[1] = 2; ints[2] = 3;
+        var longs = batch.AddFixed<long>("l", "l");
+        longs[0] = long.MaxValue; longs[2] = -5;
+        batch.SetNull(1, 1);
+        var doubles = batch.AddFixed<double>("d", "g");
+        doubles[0] = 1.5; doubles[1] = -0.25;
+        batch.SetNull(2, 2);
+        batch.AddBoolean("b", row => row switch { 0 => true, 1 => null, _ => false });
+        var text = batch.AddUtf8("s", 4);
+        text.Append("héllo"u8);
+        text.AppendNull();
+        text.Append(""u8);
+        var ts = batch.AddFixed<long>("t", "tsu:UTC");
+        ts[0] = 1_700_000_000_000_000; ts[1] = 0;
+        batch.SetNull(5, 2);
+
+        // When it is registered as a view and read
+        batch.Register(session.Connection, "v");
+        var rows = session.Query("SELECT i, l, d, b, s, CAST(t AS VARCHAR) AS t, typeof(t) AS tt FROM v");
+
+        // Then every value and null comes back, timestamps as UTC instants
+        rows.Count.ShouldBe(3);
+        rows[0].ShouldBe([1, long.MaxValue, 1.5, true, "héllo", "2023-11-14 22:13:20+00", "TIMESTAMP WITH TIME ZONE"]);
+        rows[1].ShouldBe([2, null, -0.25, null, null, "1970-01-01 00:00:00+00", "TIMESTAMP WITH TIME ZONE"]);
+        rows[2].ShouldBe([3, -5L, null, false, "", null, "TIMESTAMP WITH TIME ZONE"]);
+    }
 }

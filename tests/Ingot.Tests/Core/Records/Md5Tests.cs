@@ -41,4 +41,27 @@ public sealed class Md5Tests
             mine.ShouldBe(System.Security.Cryptography.MD5.HashData(data), $"length {length}");
         }
     }
+
+    [Fact]
+    public void HashData8_MixedLengthsInOneBatch_EachLaneMatchesThePlatform()
+    {
+        // Given batches of eight messages whose lengths differ by up to several blocks (0 to 300 bytes), at odd offsets
+        var random = new Random(11);
+        var digests = new byte[8 * 16];
+        for (var batch = 0; batch < 200; batch++)
+        {
+            var lengths = Enumerable.Range(0, 8).Select(_ => random.Next(batch % 2 == 0 ? 301 : 130)).ToArray();
+            var starts = new int[8];
+            var buffer = new byte[lengths.Sum() + 8 * 3];
+            random.NextBytes(buffer);
+            for (int l = 0, at = 1; l < 8; at += lengths[l] + 3, l++) starts[l] = at;
+
+            // When
+            Md5.HashData8(buffer, starts, lengths, digests);
+
+            // Then
+            for (var l = 0; l < 8; l++)
+                digests.AsSpan(16 * l, 16).ToArray().ShouldBe(System.Security.Cryptography.MD5.HashData(buffer.AsSpan(starts[l], lengths[l])), $"batch {batch}, lane {l}, {lengths[l]} bytes");
+        }
+    }
 }
