@@ -101,7 +101,7 @@ public static class CoverageJson
         }
         if (root is not JsonObject obj) throw new FormatException("body is not a JSON object");
         var type = (string?)obj["type"];
-        var records = new List<Record>();
+        var rows = new Rows();
         switch (type)
         {
             case "CoverageCollection":
@@ -109,19 +109,53 @@ public static class CoverageJson
                 foreach (var c in coverages)
                 {
                     if (c is not JsonObject co) throw new FormatException("coverage is not an object");
-                    ReadCoverage(co, records, from, to);
+                    ReadCoverage(co, rows, from, to);
                 }
                 break;
             case "Coverage":
-                ReadCoverage(obj, records, from, to);
+                ReadCoverage(obj, rows, from, to);
                 break;
             default:
                 throw new FormatException($"unexpected body type '{type ?? "(none)"}'");
         }
-        return records;
+        return rows.ToRecords();
     }
 
-    private static void ReadCoverage(JsonObject coverage, List<Record> records, DateTimeOffset from, DateTimeOffset to)
+    /// <summary>
+    /// Records written straight to UTF-8 JSON, one buffer per body: no object per record or per value (a destination
+    /// reads the text; <see cref="Record.Fields"/> parses it if a transform asks).
+    /// </summary>
+    private sealed class Rows
+    {
+        private static readonly JsonWriterOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(1 << 16);
+        private readonly List<(int Start, int Length, DateTimeOffset Time)> _rows = [];
+
+        public Utf8JsonWriter Writer { get; }
+
+        public Rows() => Writer = new Utf8JsonWriter(_buffer, Options);
+
+        /// <summary>Ends the record the writer holds: one complete object since the last call.</summary>
+        public void End(int start, DateTimeOffset time)
+        {
+            Writer.Flush();
+            _rows.Add((start, _buffer.WrittenCount - start, time));
+            // A fresh top-level value for the next record (no separator after this one).
+            Writer.Reset(_buffer);
+        }
+
+        public int Position => _buffer.WrittenCount;
+
+        public List<Record> ToRecords()
+        {
+            var memory = _buffer.WrittenMemory;
+            var records = new List<Record>(_rows.Count);
+            foreach (var (start, length, time) in _rows) records.Add(Record.FromUtf8(memory.Slice(start, length), time));
+            return records;
+        }
+    }
+
+    private static void ReadCoverage(JsonObject coverage, Rows rows, DateTimeOffset from, DateTimeOffset to)
     {
         var station = (string?)coverage["eumetnet:locationId"] ?? throw new FormatException("coverage without eumetnet:locationId");
         var axes = coverage["domain"]?["axes"] as JsonObject ?? throw new FormatException($"coverage {station} without domain axes");
@@ -142,15 +176,27 @@ public static class CoverageJson
             if (!DateTimeOffset.TryParse(stamp, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
                 throw new FormatException($"coverage {station}: bad time '{stamp}'");
             if (t < from || t >= to) continue;
-            var fields = new JsonObject
+            var start = rows.Position;
+            var w = rows.Writer;
+            w.WriteStartObject();
+            w.WriteString("station", station);
+            w.WriteString("time", stamp);
+            WriteNumber(w, "lat", y);
+            WriteNumber(w, "lon", x);
+            foreach (var (name, values) in columns)
             {
-                ["station"] = station,
-                ["time"] = stamp,
-                ["lat"] = y,
-                ["lon"] = x,
-            };
-            foreach (var (name, values) in columns) fields[name] = values[i]?.DeepClone();
-            records.Add(new Record(fields, t));
+                w.WritePropertyName(name);
+                if (values[i] is { } value) value.WriteTo(w);
+                else w.WriteNullValue();
+            }
+            w.WriteEndObject();
+            rows.End(start, t);
         }
+    }
+
+    private static void WriteNumber(Utf8JsonWriter writer, string name, double? value)
+    {
+        if (value is { } v) writer.WriteNumber(name, v);
+        else writer.WriteNull(name);
     }
 }

@@ -56,6 +56,29 @@ public sealed class CoverageJsonTests
     }
 
     [Fact]
+    public void Parse_Records_AreCompactUtf8WithSourceDigitsAndTheObjectFormsHash()
+    {
+        // Given a coverage whose values carry digits a double would not print the same way, and a null
+        var body = Coverage("0-20000-0-06260", 5.18, 52.1, ["2020-01-01T00:00:00Z"],
+            """ "T":{"values":[1.50]}, "RH":{"values":[null]}, "P":{"values":[1E+3]} """);
+
+        // When
+        var record = Parse(body).ShouldHaveSingleItem();
+
+        // Then the record is the UTF-8 text of one compact object (no object built), in the field order analysts see
+        record.TryGetUtf8(out var json).ShouldBeTrue();
+        Encoding.UTF8.GetString(json.Span).ShouldBe(
+            """{"station":"0-20000-0-06260","time":"2020-01-01T00:00:00Z","lat":52.1,"lon":5.18,"T":1.50,"RH":null,"P":1E+3}""");
+        // And it hashes as the object the source used to build (the canonical writer keeps source digits too)
+        var asObject = new JsonObject
+        {
+            ["station"] = "0-20000-0-06260", ["time"] = "2020-01-01T00:00:00Z", ["lat"] = 52.1, ["lon"] = 5.18,
+            ["T"] = JsonNode.Parse("1.50"), ["RH"] = null, ["P"] = JsonNode.Parse("1E+3"),
+        };
+        Ingot.Records.RecordHasher.Md5Hex(JsonNode.Parse(json.Span)).ShouldBe(Ingot.Records.RecordHasher.Md5Hex(asObject));
+    }
+
+    [Fact]
     public void Parse_BareCoverage_ReadsRecords()
     {
         // Given
