@@ -80,6 +80,32 @@ public sealed class NoaaSourceTests
     }
 
     [Fact]
+    public async Task FetchAsync_Page_RecordsAreEachResultsTextAsServedAndOutOfWindowOnesDropped()
+    {
+        // Given a page with NOAA's spacing and field order, one result stamped at the window's end
+        var body = """
+            {"metadata":{"resultset":{"offset":1,"count":3,"limit":1000}},"results":[
+              {"date":"2010-01-01T00:15:00","datatype":"QPCP","station":"COOP:010008","attributes":",,C,","value":0.01},
+              {"date" : "2010-01-31T23:45:00", "datatype":"QPCP","station":"COOP:010063","attributes":"g,,C,","value":1.50},
+              {"date":"2010-02-01T00:00:00","datatype":"QPCP","station":"COOP:010008","attributes":",,C,","value":0}]}
+            """;
+        using var source = Source(new Answer(HttpStatusCode.OK, "application/json", body));
+        var chunk = source.Plan(Spec().Start, Spec().End!.Value)[0];
+
+        // When the January chunk is fetched
+        var data = await source.FetchAsync(chunk, null, new NoProgress(), TestContext.Current.CancellationToken);
+
+        // Then each record is its result's text exactly as served (no object built), stamped with its date
+        var records = data.Records.ToList();
+        records.Count.ShouldBe(2);
+        records.Select(r => r.TryGetUtf8(out var json) ? Encoding.UTF8.GetString(json.Span) : null).ShouldBe([
+            """{"date":"2010-01-01T00:15:00","datatype":"QPCP","station":"COOP:010008","attributes":",,C,","value":0.01}""",
+            """{"date" : "2010-01-31T23:45:00", "datatype":"QPCP","station":"COOP:010063","attributes":"g,,C,","value":1.50}"""]);
+        records.Select(r => r.EventTs).ShouldBe([new DateTimeOffset(2010, 1, 1, 0, 15, 0, TimeSpan.Zero), new DateTimeOffset(2010, 1, 31, 23, 45, 0, TimeSpan.Zero)]);
+        ((decimal?)records[1].Fields["value"]).ShouldBe(1.50m);
+    }
+
+    [Fact]
     public void Url_RepeatsStationAndDatatypeAndAsksTheWindowWithAnInclusiveEnd()
     {
         using var source = Source(new Answer(HttpStatusCode.OK, "application/json", "{}"));

@@ -89,37 +89,51 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
 
     private sealed record Page(bool Empty, long Count, List<Record> Records);
 
+    /// <summary>
+    /// A page's results as records that are the UTF-8 text of each result exactly as NOAA served it (slices of the page
+    /// body, which the page keeps anyway for the raw archive): no object per record or per field.
+    /// </summary>
     private static Page ParsePage(byte[] body, string? contentType, Chunk chunk)
     {
         if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
             throw new FormatException($"content type {contentType}");
-        JsonNode? root;
+        JsonDocument document;
         try
         {
-            root = JsonNode.Parse(body);
+            document = JsonDocument.Parse(body.AsMemory());
         }
         catch (JsonException e)
         {
             var head = Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 60)).Trim();
             throw new FormatException(head.StartsWith('<') ? "an HTML/XML page instead of JSON" : $"invalid JSON ({e.Message})", e);
         }
-        if (root is not JsonObject obj) throw new FormatException("body is not a JSON object");
-        if (obj.Count == 0) return new Page(true, 0, []);
-        if (obj["results"] is not JsonArray results) throw new FormatException("body has no results array");
-        var count = obj["metadata"]?["resultset"]?["count"]?.GetValue<long>() ?? throw new FormatException("body has no metadata.resultset.count");
-        var records = new List<Record>(results.Count);
-        foreach (var r in results)
+        using (document)
         {
-            if (r is not JsonObject result) throw new FormatException("a result is not an object");
-            var date = (string?)result["date"] ?? throw new FormatException("a result has no date");
-            if (!DateTime.TryParseExact(date, ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
-                throw new FormatException($"a result has an unreadable date '{date}'");
-            var ts = new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc));
-            // [from, to): a record stamped at the window end belongs to the next window.
-            if (ts < chunk.From || ts >= chunk.To) continue;
-            records.Add(new Record((JsonObject)result.DeepClone(), ts));
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new FormatException("body is not a JSON object");
+            if (!root.EnumerateObject().Any()) return new Page(true, 0, []);
+            if (!root.TryGetProperty("results", out var results) || results.ValueKind != JsonValueKind.Array) throw new FormatException("body has no results array");
+            if (!root.TryGetProperty("metadata", out var metadata) || metadata.ValueKind != JsonValueKind.Object
+                || !metadata.TryGetProperty("resultset", out var resultset) || resultset.ValueKind != JsonValueKind.Object
+                || !resultset.TryGetProperty("count", out var countElement) || !countElement.TryGetInt64(out var count))
+                throw new FormatException("body has no metadata.resultset.count");
+            var records = new List<Record>(results.GetArrayLength());
+            foreach (var result in results.EnumerateArray())
+            {
+                if (result.ValueKind != JsonValueKind.Object) throw new FormatException("a result is not an object");
+                var date = result.TryGetProperty("date", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+                if (date is null) throw new FormatException("a result has no date");
+                if (!DateTime.TryParseExact(date, ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+                    throw new FormatException($"a result has an unreadable date '{date}'");
+                var ts = new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc));
+                // [from, to): a record stamped at the window end belongs to the next window.
+                if (ts < chunk.From || ts >= chunk.To) continue;
+                var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(result);
+                var text = body.AsSpan().Overlaps(raw, out var offset) ? body.AsMemory(offset, raw.Length) : raw.ToArray();
+                records.Add(Record.FromUtf8(text, ts));
+            }
+            return new Page(false, count, records);
         }
-        return new Page(false, count, records);
     }
 
     private Dictionary<string, string> Headers => new() { ["token"] = spec.Token, ["Accept"] = "application/json" };
