@@ -71,7 +71,9 @@ public sealed class RecordProcessor
                 }
                 if (errors.Count == 0 && _schema is not null)
                 {
-                    foreach (var error in _schema.Validate(record.Fields.ToJsonString()))
+                    // A record still held as its source text is validated as that text: no object is built for it.
+                    var text = _transforms.Count == 0 && record.TryGetUtf8(out var utf8) ? System.Text.Encoding.UTF8.GetString(utf8.Span) : record.Fields.ToJsonString();
+                    foreach (var error in _schema.Validate(text))
                         errors.Add($"{(string.IsNullOrEmpty(error.Path) ? "#" : error.Path)}: {error.Kind}{(error.Property is null ? "" : $" ({error.Property})")}");
                 }
                 if (errors.Count == 0)
