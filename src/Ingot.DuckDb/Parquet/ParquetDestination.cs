@@ -15,9 +15,10 @@ namespace Ingot.DuckDb.Parquet;
 /// The <c>parquet</c> destination: Hive-partitioned Parquet files written by DuckDB (DESIGN §5):
 /// <c>&lt;pipeline&gt;/&lt;stream&gt;/&lt;partition dirs&gt;/&lt;chunk-key&gt;-&lt;n&gt;.parquet</c>, with the record's fields
 /// (typed as <see cref="ColumnType"/> describes, stable per stream through <c>_schema.json</c>) followed by the
-/// metadata columns. Rows go through DuckDB's appender into an in-memory table, then <c>COPY ... TO</c> a <c>_tmp_</c>
-/// scratch file that the store makes visible atomically. One in-memory database per destination; each
-/// <see cref="LandAsync"/> uses its own connection, so chunks may land concurrently.
+/// metadata columns. A chunk's records are read once from their UTF-8 (<see cref="RowTable"/>: columns, types, hashes),
+/// handed to DuckDB as one Arrow batch scanned in place (<see cref="ArrowBatch"/>), and written by one <c>COPY ... TO</c>
+/// into scratch files under <c>_tmp/</c> that the store makes visible atomically. One in-memory database per
+/// destination; each <see cref="LandAsync"/> uses its own connection, so chunks may land concurrently.
 /// </summary>
 internal sealed class ParquetDestination : IDestination
 {
