@@ -8,8 +8,8 @@ namespace Ingot.Records;
 /// <summary>
 /// MD5 (RFC 1321) in managed code, for the one short input per record that <c>_record_hash</c> needs. The platform's
 /// <see cref="System.Security.Cryptography.MD5.HashData(ReadOnlySpan{byte}, Span{byte})"/> goes through OpenSSL's EVP
-/// layer, whose fixed cost per call (about 1.3 µs here) is several times the hashing of a 100-byte record; this one
-/// costs only the compression rounds. Not for security: <c>_record_hash</c> is a change detector, as in DESIGN §5.
+/// layer, whose fixed cost per call is several times the hashing of a 100-byte record; this one costs only the
+/// compression rounds. Not for security: <c>_record_hash</c> is a change detector, as in DESIGN §5.
 /// </summary>
 public static class Md5
 {

@@ -50,7 +50,6 @@ internal sealed unsafe class DuckDbAppender : IDisposable
     }
 
     /// <summary>Appends every row of <paramref name="chunk"/> (its columns must match the table's types).</summary>
-    public void AppendChunk(DuckDbDataChunk chunk) => Check(NativeMethods.duckdb_append_data_chunk(Handle, chunk.Handle));
 
     public void EndRow() => Check(NativeMethods.duckdb_appender_end_row(Handle));
 

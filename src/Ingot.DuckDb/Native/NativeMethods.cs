@@ -169,48 +169,6 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library, EntryPoint = "duckdb_destroy_arrow_stream")]
     internal static partial void duckdb_destroy_arrow_stream(ref nint stream);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_append_data_chunk")]
-    internal static partial int duckdb_append_data_chunk(nint appender, nint chunk);
-
-    // ---- data chunks and vectors ---------------------------------------------------------------------------
-
-    [LibraryImport(Library, EntryPoint = "duckdb_create_logical_type")]
-    internal static partial nint duckdb_create_logical_type(DuckDbType type);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_destroy_logical_type")]
-    internal static partial void duckdb_destroy_logical_type(ref nint type);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_vector_size")]
-    internal static partial ulong duckdb_vector_size();
-
-    [LibraryImport(Library, EntryPoint = "duckdb_create_data_chunk")]
-    internal static partial nint duckdb_create_data_chunk(nint* types, ulong columnCount);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_destroy_data_chunk")]
-    internal static partial void duckdb_destroy_data_chunk(ref nint chunk);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_data_chunk_reset")]
-    internal static partial void duckdb_data_chunk_reset(nint chunk);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_data_chunk_set_size")]
-    internal static partial void duckdb_data_chunk_set_size(nint chunk, ulong size);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_data_chunk_get_vector")]
-    internal static partial nint duckdb_data_chunk_get_vector(nint chunk, ulong column);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_vector_get_data")]
-    internal static partial void* duckdb_vector_get_data(nint vector);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_vector_ensure_validity_writable")]
-    internal static partial void duckdb_vector_ensure_validity_writable(nint vector);
-
-    [LibraryImport(Library, EntryPoint = "duckdb_vector_get_validity")]
-    internal static partial ulong* duckdb_vector_get_validity(nint vector);
-
-    /// <summary>Copies <paramref name="length"/> bytes into the vector's string heap (or inline when short).</summary>
-    [LibraryImport(Library, EntryPoint = "duckdb_vector_assign_string_element_len")]
-    internal static partial void duckdb_vector_assign_string_element_len(nint vector, ulong index, byte* value, ulong length);
 }
 
 /// <summary>The subset of <c>duckdb_type</c> values Ingot reads.</summary>
