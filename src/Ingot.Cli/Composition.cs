@@ -1,21 +1,19 @@
-using System.Security.Cryptography;
-using System.Text;
-using Ingot.Cli.Output;
 using Ingot.Config;
+using Ingot.Connectors;
 using Ingot.Destinations;
 using Ingot.Engine;
-using Ingot.Http;
 using Ingot.Sources;
-using Ingot.Sources.Knmi;
 using Ingot.State;
-using Ingot.Storage;
 
 namespace Ingot.Cli;
 
-/// <summary>The composition root: turns a frozen pipeline spec into a source, destinations and HTTP plumbing.</summary>
+/// <summary>The composition root: the connectors this build knows, the state store, and the built-in simulators.</summary>
 internal static class Composition
 {
-    public static BlobStores Stores { get; } = new([new Ingot.S3.S3BlobStoreOpener()]);
+    /// <summary>Core's connectors, Parquet (DuckDB) and the S3 store: the one place a connector assembly is registered.</summary>
+    public static ConnectorRegistry Registry { get; } = ConnectorRegistry.Core
+        .With(new DuckDb.Parquet.ParquetConnector())
+        .With(new Ingot.S3.S3BlobStoreOpener());
 
     public static IStateStore OpenState(IngotSettings settings, TimeProvider time)
     {
@@ -24,34 +22,7 @@ internal static class Composition
         return SqliteStateStore.Open(settings.StatePath, time);
     }
 
-    public static IReadOnlyList<IDestination> Destinations(PipelineSpec spec)
-    {
-        var list = new List<IDestination>();
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var d in spec.Destinations)
-        {
-            counts[d.Type] = counts.GetValueOrDefault(d.Type) + 1;
-            var name = counts[d.Type] == 1 ? d.Type : $"{d.Type}#{counts[d.Type]}";
-            var store = Stores.Open(d.Path, d.Store);
-            list.Add(d.Type switch
-            {
-                "raw" => new RawDestination(store, name),
-                "parquet" => DuckDb.Parquet.ParquetDestination.Create(d, store, spec.Name, name),
-                _ => throw new ConfigException($"{spec.FilePath}: destination type '{d.Type}' is not available in this build"),
-            });
-        }
-        // Quarantined records go beside the first destination's lake, after the data destinations landed.
-        if (spec.Validation is not null || spec.Transforms.Count > 0)
-            list.Add(new QuarantineDestination(Stores.Open(spec.Destinations[0].Path, spec.Destinations[0].Store)));
-        return list;
-    }
-
-    public static ISource Source(PipelineSpec spec, ResilientHttp http, TimeProvider time) => spec.Source switch
-    {
-        KnmiSourceSpec k => new KnmiSource(k, http, time),
-        NoaaSourceSpec n => new Sources.Noaa.NoaaSource(n, http, time),
-        _ => throw new ConfigException($"{spec.FilePath}: source type '{spec.Source.Type}' is not available in this build"),
-    };
+    public static IReadOnlyList<IDestination> Destinations(PipelineSpec spec) => PipelineRunner.CreateDestinations(spec, Registry, TimeProvider.System);
 
     /// <summary>
     /// <c>base_url: simulator</c> starts the source's simulator in-process (accepting the pipeline's key) and points
@@ -59,87 +30,39 @@ internal static class Composition
     /// </summary>
     public static async Task<(PipelineSpec Spec, IAsyncDisposable? Simulator)> WithBuiltinSimulatorAsync(PipelineSpec spec, CancellationToken cancellationToken)
     {
-        switch (spec.Source)
+        var hosts = new List<IAsyncDisposable>();
+        var sources = new List<SourceSpec>();
+        foreach (var source in spec.Sources)
         {
-            case KnmiSourceSpec k when k.BaseUrl == PipelineLoader.BuiltinSimulator:
+            switch (source)
             {
-                var host = await Simulators.SimulatorHost.StartKnmiAsync(new Simulators.SimulatorOptions { ApiKey = k.ApiKey, Latency = TimeSpan.FromMilliseconds(20) }, cancellationToken).ConfigureAwait(false);
-                return (spec with { Source = k with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') } }, host);
+                case KnmiSourceSpec k when k.BaseUrl == PipelineLoader.BuiltinSimulator:
+                {
+                    var host = await Simulators.SimulatorHost.StartKnmiAsync(new Simulators.SimulatorOptions { ApiKey = k.ApiKey, Latency = TimeSpan.FromMilliseconds(20) }, cancellationToken).ConfigureAwait(false);
+                    hosts.Add(host);
+                    sources.Add(k with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') });
+                    break;
+                }
+                case NoaaSourceSpec n when n.BaseUrl == PipelineLoader.BuiltinSimulator:
+                {
+                    var host = await Simulators.SimulatorHost.StartNoaaAsync(new Simulators.SimulatorOptions { ApiKey = n.Token, Latency = TimeSpan.FromMilliseconds(20) }, cancellationToken).ConfigureAwait(false);
+                    hosts.Add(host);
+                    sources.Add(n with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') });
+                    break;
+                }
+                default:
+                    sources.Add(source);
+                    break;
             }
-            case NoaaSourceSpec n when n.BaseUrl == PipelineLoader.BuiltinSimulator:
-            {
-                var host = await Simulators.SimulatorHost.StartNoaaAsync(new Simulators.SimulatorOptions { ApiKey = n.Token, Latency = TimeSpan.FromMilliseconds(20) }, cancellationToken).ConfigureAwait(false);
-                return (spec with { Source = n with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') } }, host);
-            }
-            default:
-                return (spec, null);
+        }
+        return hosts.Count == 0 ? (spec, null) : (spec with { Sources = sources }, new Hosts(hosts));
+    }
+
+    private sealed class Hosts(List<IAsyncDisposable> hosts) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var h in hosts) await h.DisposeAsync().ConfigureAwait(false);
         }
     }
-
-    public static void RegisterSecrets(PipelineSpec spec)
-    {
-        switch (spec.Source)
-        {
-            case KnmiSourceSpec k: Redact.Register(k.ApiKey); break;
-            case NoaaSourceSpec n: Redact.Register(n.Token); break;
-        }
-        foreach (var d in spec.Destinations)
-        {
-            Redact.Register(d.Store.SecretKey);
-            Redact.Register(d.Store.AccessKey);
-        }
-    }
-
-    /// <summary>Quota scope: source type + a fingerprint of the key (never the key itself).</summary>
-    public static string QuotaScope(PipelineSpec spec)
-    {
-        var secret = spec.Source switch
-        {
-            KnmiSourceSpec k => k.ApiKey,
-            NoaaSourceSpec n => n.Token,
-            _ => "",
-        };
-        return $"{spec.Source.Type}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)))[..12]}";
-    }
-
-    public static HttpClient HttpClient(HttpSpec http) => new(new SocketsHttpHandler
-    {
-        MaxConnectionsPerServer = Math.Max(http.Concurrency, 1) * 2,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        AutomaticDecompression = System.Net.DecompressionMethods.All,
-        ConnectTimeout = TimeSpan.FromSeconds(30),
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-        DefaultRequestHeaders = { { "User-Agent", "ingot/0.1" } },
-    };
-}
-
-/// <summary>Spends the daily quota through the state store: persisted per source and key fingerprint per UTC day.</summary>
-internal sealed class StateQuotaGate(IStateStore state, string scope, long quota, TimeProvider time) : IQuotaGate
-{
-    public async Task ReserveAsync(CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        var day = DateOnly.FromDateTime(now.UtcDateTime);
-        if (!await state.TryReserveQuotaAsync(scope, day, quota, cancellationToken).ConfigureAwait(false))
-        {
-            var resume = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            throw new QuotaExhaustedException($"daily quota of {quota} requests is spent for {day:yyyy-MM-dd} (UTC); resume after {resume:yyyy-MM-dd'T'HH:mm:ss'Z'}", resume);
-        }
-    }
-}
-
-/// <summary>Bridges HTTP events to the run's counters and observers.</summary>
-internal sealed class HttpEvents(Func<Runner?> runner, IRunObserver observer, Func<RunInfo> info) : IHttpObserver
-{
-    public void OnAttempt(string chunkKey, int attempt) => runner()?.CountAttempt(chunkKey);
-
-    public void OnRetry(string chunkKey, int attempt, int? status, string reason, TimeSpan wait)
-    {
-        runner()?.CountRetry();
-        observer.Retry(info(), chunkKey, attempt, status, reason, wait);
-    }
-
-    public void OnCircuitOpen(TimeSpan pause, string reason) => observer.CircuitOpen(info(), pause, reason);
 }

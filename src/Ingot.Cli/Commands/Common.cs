@@ -22,6 +22,11 @@ internal static class Common
             await io.Err.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
+        catch (Exception e) when (e is LakeStateMismatchException or PlanConflictException)
+        {
+            await io.Err.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
         catch (LeaseHeldException e)
         {
             await io.Err.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
@@ -32,9 +37,17 @@ internal static class Common
     public static (IngotSettings Settings, PipelineSpec Spec) Load(string file)
     {
         var settings = IngotSettings.Load(Directory.GetCurrentDirectory());
-        var spec = PipelineLoader.Load(file, settings.Environment);
-        Composition.RegisterSecrets(spec);
+        var spec = PipelineLoader.Load(file, settings.Environment, Composition.Registry);
+        PipelineRunner.RegisterSecrets(spec);
         return (settings, spec);
+    }
+
+    /// <summary><c>--streams a,b</c> as a set; null (every stream) when absent.</summary>
+    public static IReadOnlySet<string>? Streams(string? text)
+    {
+        if (text is null) return null;
+        var set = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        return set.Count == 0 ? throw new ConfigException("--streams: name at least one stream, e.g. --streams customers,orders") : set;
     }
 
     public static void CheckRange(DateTimeOffset? from, DateTimeOffset? to)

@@ -4,6 +4,8 @@ using System.Text.Json;
 using Ingot.Config;
 using Ingot.Engine;
 using Ingot.Http;
+using Ingot.Destinations;
+using Ingot.Sources;
 using Ingot.State;
 
 namespace Ingot.Cli.Commands;
@@ -17,26 +19,26 @@ internal static class PlanCommand
         var to = new Option<string?>("--to") { Description = "end of the range, exclusive (UTC)" };
         var latency = new Option<double>("--latency") { Description = "assumed seconds per request for the ETA", DefaultValueFactory = _ => 1.0 };
         var json = Common.JsonOption();
-        var command = new Command("plan", "print chunks, requests, data points, quota days and ETA; makes no data request") { pipeline, from, to, latency, json };
+        var streams = new Option<string?>("--streams") { Description = "only these streams, comma-separated" };
+        var command = new Command("plan", "print units of work, requests, data points, quota days and ETA; makes no data request") { pipeline, from, to, streams, latency, json };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
             var time = TimeProvider.System;
-            using var client = new HttpClient();
-            using var source = Composition.Source(spec, new ResilientHttp(client, spec.Http, time, NullHttpObserver.Instance, null), time);
-            var options = new RunOptions(Common.Instant(parse.GetValue(from), "--from"), Common.Instant(parse.GetValue(to), "--to"));
+            var options = new RunOptions(Common.Instant(parse.GetValue(from), "--from"), Common.Instant(parse.GetValue(to), "--to"), Streams: Common.Streams(parse.GetValue(streams)));
             Common.CheckRange(options.From, options.To);
-            var (f, t) = Runner.Range(source, options, time);
-            var chunks = source.Plan(f, t);
-            IReadOnlyDictionary<string, ChunkState> known = new Dictionary<string, ChunkState>();
-            if (File.Exists(settings.StatePath))
-            {
-                await using var state = Composition.OpenState(settings, time);
-                known = await state.GetChunksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
-            }
-            var done = chunks.Count(c => known.GetValueOrDefault(c.Key) is { Status: ChunkStatus.Done } s && (s.CoveredTo is null || s.CoveredTo >= c.To));
+            // Read-only: an absent state store is not created; the plan is then made against an empty one in memory.
+            await using var state = File.Exists(settings.StatePath) ? Composition.OpenState(settings, time) : SqliteStateStore.Open(":memory:", time);
+            await using var planner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, NullRunObserver.Instance, time, null, Guid.NewGuid(), io.Cancellation).ConfigureAwait(false);
+            var plan = await planner.Runner.PlanAsync(options, io.Cancellation).ConfigureAwait(false);
+            var chunks = plan.Units;
+            var known = await state.GetChunksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
+            bool IsDone(WorkUnit c) => known.GetValueOrDefault(c.Key) is { Status: ChunkStatus.Done } s && (c.Window is null || s.CoveredTo is null || s.CoveredTo >= c.Window.To);
+            var done = chunks.Count(IsDone);
+            var f = chunks.Count == 0 ? options.From : chunks.Min(c => c.From);
+            var t = chunks.Count == 0 ? options.To : chunks.Max(c => c.Window?.To);
             var requests = chunks.Sum(c => (long)c.EstimatedRequests);
-            var todoRequests = chunks.Where(c => !(known.GetValueOrDefault(c.Key) is { Status: ChunkStatus.Done })).Sum(c => (long)c.EstimatedRequests);
+            var todoRequests = chunks.Where(c => !IsDone(c)).Sum(c => (long)c.EstimatedRequests);
             var perSecond = spec.Http.Concurrency / Math.Max(parse.GetValue(latency), 0.001);
             if (spec.Http.RateLimitPerSecond is { } r) perSecond = Math.Min(perSecond, r);
             var eta = TimeSpan.FromSeconds(todoRequests / perSecond);
@@ -56,7 +58,8 @@ internal static class PlanCommand
                     quota_days = quotaDays,
                     eta_seconds = Math.Round(eta.TotalSeconds, 1),
                     concurrency = spec.Http.Concurrency,
-                    chunk_list = chunks.Select(c => new { key = c.Key, stream = c.Stream, from = c.From, to = c.To, stations = c.Stations, data_points = c.DataPoints, done = known.GetValueOrDefault(c.Key)?.Status == ChunkStatus.Done }),
+                    streams = plan.Streams.Select(p => new { stream = p.Stream, source = p.Source, load_type = p.LoadType == LoadType.Full ? "full" : "incremental", lower_bound = p.LowerBound, units = chunks.Count(c => c.Stream == p.Stream) }),
+                    chunk_list = chunks.Select(c => new { key = c.Key, stream = c.Stream, from = c.Window?.From, to = c.Window?.To, stations = c.Window?.Stations, bounds = c.Window is null ? c.Bounds.ToJson() : null, data_points = c.DataPoints, done = IsDone(c) }),
                 })).ConfigureAwait(false);
                 return 0;
             }
@@ -64,13 +67,16 @@ internal static class PlanCommand
             foreach (var c in chunks.Take(200))
             {
                 var st = known.GetValueOrDefault(c.Key)?.Status.ToString().ToLowerInvariant() ?? "pending";
-                await io.Out.WriteLineAsync($"{c.Key,-60} {c.From:yyyy-MM-ddTHH:mm}Z {c.To:yyyy-MM-ddTHH:mm}Z {c.DataPoints,10:N0}  {st}").ConfigureAwait(false);
+                await io.Out.WriteLineAsync(c.Window is { } w
+                    ? $"{c.Key,-60} {w.From:yyyy-MM-ddTHH:mm}Z {w.To:yyyy-MM-ddTHH:mm}Z {c.DataPoints,10:N0}  {st}"
+                    : $"{c.Key,-60} {c.Stream,-41} {"",10}  {st}").ConfigureAwait(false);
             }
             if (chunks.Count > 200) await io.Out.WriteLineAsync($"… {chunks.Count - 200} more chunks").ConfigureAwait(false);
             await io.Out.WriteLineAsync($"""
 
                 pipeline      {spec.Name}
                 range         {f:yyyy-MM-ddTHH:mm:ss}Z .. {t:yyyy-MM-ddTHH:mm:ss}Z
+                streams       {string.Join(", ", plan.Streams.Select(p => $"{p.Stream} ({(p.LoadType == LoadType.Full ? "full" : "incremental")}{(p.LowerBound is null ? "" : " from " + p.LowerBound)})"))}
                 chunks        {chunks.Count:N0} ({done:N0} done, {chunks.Count - done:N0} to do)
                 requests      {requests:N0} ({todoRequests:N0} to do; more if the server splits)
                 data points   {chunks.Sum(c => c.DataPoints):N0}
@@ -81,6 +87,18 @@ internal static class PlanCommand
         }));
         return command;
     }
+}
+
+internal sealed class NullRunObserver : IRunObserver
+{
+    public static readonly NullRunObserver Instance = new();
+    public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { }
+    public void ChunkLanded(RunInfo run, WorkUnit unit, ChunkOutcome outcome) { }
+    public void ChunkFailed(RunInfo run, WorkUnit unit, string error, int attempts) { }
+    public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
+    public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { }
+    public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { }
+    public void RunComplete(RunInfo run, RunSummary summary) { }
 }
 
 internal sealed class NullHttpObserver : IHttpObserver
@@ -102,7 +120,7 @@ internal static class ValidateCommand
             var (_, spec) = Common.Load(parse.GetValue(pipeline)!);
             var destinations = Composition.Destinations(spec);
             foreach (var d in destinations) await d.DisposeAsync().ConfigureAwait(false);
-            await io.Out.WriteLineAsync($"{spec.FilePath}: ok (pipeline {spec.Name}, source {spec.Source.Type}, destinations {string.Join(", ", spec.Destinations.Select(d => d.Type))})").ConfigureAwait(false);
+            await io.Out.WriteLineAsync($"{spec.FilePath}: ok (pipeline {spec.Name}, sources {string.Join(", ", spec.Sources.Select(x => x.Name == x.Type ? x.Type : $"{x.Name} ({x.Type})"))}, streams {string.Join(", ", spec.Streams)}, destinations {string.Join(", ", spec.Destinations.Select(d => d.Type))})").ConfigureAwait(false);
             return 0;
         }));
         return command;
@@ -126,7 +144,7 @@ internal static class StatusCommand
             var runs = await state.ListRunsAsync(spec.Name, 5, io.Cancellation).ConfigureAwait(false);
             var byStatus = chunks.Values.GroupBy(c => c.Status.ToString().ToLowerInvariant()).ToDictionary(g => g.Key, g => g.Count());
             var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-            long? quotaUsed = spec.Http.DailyQuota is null ? null : await state.GetQuotaUsageAsync(Composition.QuotaScope(spec), today, io.Cancellation).ConfigureAwait(false);
+            long? quotaUsed = spec.Http.DailyQuota is null ? null : await state.GetQuotaUsageAsync(PipelineRunner.QuotaScope(spec.Source), today, io.Cancellation).ConfigureAwait(false);
             var failed = chunks.Values.Where(c => c.Status == ChunkStatus.Failed).OrderBy(c => c.Key, StringComparer.Ordinal).ToList();
             if (parse.GetValue(json))
             {

@@ -18,7 +18,8 @@ internal static class RunCommand
         var fullRefresh = new Option<bool>("--full-refresh") { Description = "re-fetch everything as a full load" };
         var concurrency = new Option<int?>("--concurrency") { Description = "concurrent requests (overrides http.concurrency)" };
         var logFormat = new Option<string?>("--log-format") { Description = "json or text (default: text on a terminal, json otherwise)" };
-        var command = new Command("run", "plan, skip done chunks, fetch, land, commit, summarise") { pipeline, from, to, refresh, fullRefresh, concurrency, logFormat };
+        var streams = new Option<string?>("--streams") { Description = "only these streams, comma-separated (default: every stream)" };
+        var command = new Command("run", "plan, skip done work, fetch, land, commit, summarise") { pipeline, from, to, streams, refresh, fullRefresh, concurrency, logFormat };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
@@ -28,7 +29,8 @@ internal static class RunCommand
                 parse.GetValue(refresh),
                 parse.GetValue(fullRefresh),
                 parse.GetValue(concurrency),
-                string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+                string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                Common.Streams(parse.GetValue(streams)));
             if (options.Concurrency is < 1) throw new ConfigException("--concurrency must be at least 1");
             Common.CheckRange(options.From, options.To);
             var format = parse.GetValue(logFormat) ?? settings.LogFormat;
@@ -43,21 +45,13 @@ internal static class RunCommand
         var time = TimeProvider.System;
         var (spec, simulator) = await Composition.WithBuiltinSimulatorAsync(configured, external).ConfigureAwait(false);
         await using var simulatorScope = simulator;
-        var destinations = Composition.Destinations(spec);
         await using var state = Composition.OpenState(settings, time);
         var runId = Guid.NewGuid();
         var interactive = format != "json" && ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
         using var log = new JsonLog(interactive ? null : io.Out, Path.Combine(settings.Home, "runs", $"{runId}.jsonl"), time, settings.LogLevel);
         IRunObserver observer = interactive ? new FanOut(log, new ProgressBar(AnsiConsole.Console, time)) : log;
-        Runner? runner = null;
         var info = new RunInfo(runId, spec.Name);
-        var httpSpec = options.Concurrency is { } c ? spec.Http with { Concurrency = c } : spec.Http;
-        using var client = Composition.HttpClient(httpSpec);
-        var quota = spec.Http.DailyQuota is { } q ? new StateQuotaGate(state, Composition.QuotaScope(spec), q, time) : null;
-        var http = new ResilientHttp(client, httpSpec, time, new HttpEvents(() => runner, observer, () => info), quota);
-        using var source = Composition.Source(spec, http, time);
-        var processor = await Records.RecordProcessor.CreateAsync(spec, external).ConfigureAwait(false);
-        runner = new Runner(spec, source, destinations, state, observer, time, runId, processor);
+        await using var pipelineRunner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, observer, time, options.Concurrency, runId, external).ConfigureAwait(false);
 
         // First Ctrl+C drains (in-flight chunks finish landing or roll back); a second one exits at once.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(external);
@@ -84,13 +78,12 @@ internal static class RunCommand
         });
         try
         {
-            var summary = await runner.RunAsync(options, stop.Token).ConfigureAwait(false);
+            var summary = await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false);
             return summary.ExitCode;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
-            foreach (var d in destinations) await d.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

@@ -34,10 +34,11 @@ internal static class TuneCommand
             foreach (var level in levelList)
             {
                 var http = spec.Http with { Concurrency = level, Retries = 0, CircuitBreakerFailures = int.MaxValue };
-                using var client = Composition.HttpClient(http);
-                using var source = Composition.Source(spec, new ResilientHttp(client, http, time, NullHttpObserver.Instance, null), time);
-                var (from, to) = Runner.Range(source, new RunOptions(), time);
-                var chunks = source.Plan(from, to).Take(n).ToList();
+                using var client = PipelineRunner.HttpClientFor(http);
+                var services = new Connectors.SourceServices(spec, time, Composition.Registry.Stores, _ => new ResilientHttp(client, http, time, NullHttpObserver.Instance, null));
+                await using var source = Composition.Registry.SourceFor(spec.Source).Create(spec.Source, services);
+                var plan = await source.PlanAsync(new PlanRequest(null, null, time.GetUtcNow(), false, null, new Dictionary<string, State.Watermark>(), new Dictionary<string, State.ChunkState>()), io.Cancellation).ConfigureAwait(false);
+                var chunks = plan.Units.Take(n).ToList();
                 var success = 0;
                 var failures = 0;
                 var clock = Stopwatch.StartNew();
@@ -45,7 +46,7 @@ internal static class TuneCommand
                 {
                     try
                     {
-                        await source.FetchAsync(chunk, null, NoProgress.Instance, ct).ConfigureAwait(false);
+                        await foreach (var _ in source.FetchAsync(chunk, NoProgress.Instance, ct).ConfigureAwait(false)) { }
                         Interlocked.Increment(ref success);
                     }
                     catch (HttpFailure)
@@ -85,9 +86,10 @@ internal static class TuneCommand
         return list.Count > 0 ? list : throw new Config.ConfigException("--levels: give at least one level");
     }
 
-    private sealed class NoProgress : IChunkProgress
+    private sealed class NoProgress : IUnitContext
     {
         public static readonly NoProgress Instance = new();
+        public State.ChunkState? Previous => null;
         public Task RecordSplitAsync(string split, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -63,14 +63,14 @@ internal sealed class JsonLog : IRunObserver, IDisposable
     public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) =>
         Write("info", "Run started", run, new Dictionary<string, object?> { ["scope"] = scope, ["chunks_total"] = chunksTotal, ["chunks_skipped"] = chunksSkipped, ["chunks_todo"] = chunksTotal - chunksSkipped });
 
-    public void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome o) =>
+    public void ChunkLanded(RunInfo run, WorkUnit chunk, ChunkOutcome o) =>
         Write("info", "Chunk landed", run, new Dictionary<string, object?>
         {
             ["chunk_key"] = chunk.Key,
             ["stream"] = chunk.Stream,
-            ["stations"] = chunk.Stations,
-            ["from"] = chunk.From,
-            ["to"] = chunk.To,
+            ["stations"] = chunk.Window?.Stations,
+            ["from"] = chunk.Window?.From,
+            ["to"] = chunk.Window?.To,
             ["records"] = o.Records,
             ["landed"] = o.Landed,
             ["quarantined"] = o.Quarantined,
@@ -81,7 +81,7 @@ internal sealed class JsonLog : IRunObserver, IDisposable
             ["latency_ms"] = Math.Round(o.Latency.TotalMilliseconds, 1),
         });
 
-    public void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts) =>
+    public void ChunkFailed(RunInfo run, WorkUnit chunk, string error, int attempts) =>
         Write("error", "Chunk failed", run, new Dictionary<string, object?> { ["chunk_key"] = chunk.Key, ["stream"] = chunk.Stream, ["error"] = error, ["attempts"] = attempts });
 
     public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) =>
@@ -112,6 +112,20 @@ internal sealed class JsonLog : IRunObserver, IDisposable
             ["duration_s"] = s.DurationSeconds,
             ["message"] = s.Message,
             ["where"] = s.Where,
+            ["streams"] = s.Streams.Select(t => new Dictionary<string, object?>
+            {
+                ["stream"] = t.Stream,
+                ["source"] = t.Source,
+                ["load_type"] = t.LoadType,
+                ["status"] = t.Status,
+                ["units"] = t.Units,
+                ["done"] = t.Done,
+                ["failed"] = t.Failed,
+                ["skipped"] = t.Skipped,
+                ["records_landed"] = t.RecordsLanded,
+                ["records_quarantined"] = t.RecordsQuarantined,
+                ["error"] = t.Error,
+            }).ToList(),
         });
 
     public void Dispose() => _file?.Dispose();
@@ -121,8 +135,8 @@ internal sealed class JsonLog : IRunObserver, IDisposable
 internal sealed class FanOut(params IRunObserver[] observers) : IRunObserver
 {
     public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { foreach (var o in observers) o.RunStarted(run, scope, chunksTotal, chunksSkipped); }
-    public void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome) { foreach (var o in observers) o.ChunkLanded(run, chunk, outcome); }
-    public void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts) { foreach (var o in observers) o.ChunkFailed(run, chunk, error, attempts); }
+    public void ChunkLanded(RunInfo run, WorkUnit chunk, ChunkOutcome outcome) { foreach (var o in observers) o.ChunkLanded(run, chunk, outcome); }
+    public void ChunkFailed(RunInfo run, WorkUnit chunk, string error, int attempts) { foreach (var o in observers) o.ChunkFailed(run, chunk, error, attempts); }
     public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { foreach (var o in observers) o.Retry(run, chunkKey, attempt, status, reason, wait); }
     public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { foreach (var o in observers) o.CircuitOpen(run, pause, reason); }
     public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { foreach (var o in observers) o.Message(run, level, message, fields); }

@@ -20,14 +20,14 @@ internal sealed class ProgressBar(IAnsiConsole console, TimeProvider time) : IRu
         console.MarkupLine($"[bold]ingot[/] run [blue]{run.Pipeline}[/] {run.RunId}: {_total} chunks to do, {chunksSkipped} already done");
     }
 
-    public void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome)
+    public void ChunkLanded(RunInfo run, WorkUnit chunk, ChunkOutcome outcome)
     {
         Interlocked.Increment(ref _done);
         Interlocked.Add(ref _requests, outcome.Requests);
         Draw(false);
     }
 
-    public void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts)
+    public void ChunkFailed(RunInfo run, WorkUnit chunk, string error, int attempts)
     {
         Interlocked.Increment(ref _failed);
         lock (_lock) console.MarkupLineInterpolated($"\r[red]failed[/] {chunk.Key}: {error}");

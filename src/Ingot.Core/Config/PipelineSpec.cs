@@ -9,14 +9,35 @@ public sealed record PipelineSpec(
     string? Owner,
     bool Enabled,
     string? Schedule,
-    SourceSpec Source,
+    IReadOnlyList<SourceSpec> Sources,
     HttpSpec Http,
     IReadOnlyList<DestinationSpec> Destinations,
     ValidationSpec? Validation,
     IReadOnlyList<TransformSpec> Transforms,
-    string FilePath);
+    string FilePath)
+{
+    /// <summary>The first source (most pipelines have one: <c>source:</c>).</summary>
+    public SourceSpec Source => Sources[0];
 
-public abstract record SourceSpec(string Type);
+    /// <summary>Every stream of every source, in configuration order.</summary>
+    public IEnumerable<string> Streams => Sources.SelectMany(s => s.Streams);
+}
+
+/// <summary>
+/// A source section, read and validated by its connector. <see cref="Name"/> is <c>sources[].name</c> (default the
+/// type); <see cref="Streams"/> the streams it extracts; <see cref="Secrets"/> every credential, registered for redaction.
+/// </summary>
+public abstract record SourceSpec(string Type)
+{
+    public string Name { get; init; } = Type;
+
+    public abstract IReadOnlyList<string> Streams { get; }
+
+    public virtual IEnumerable<string?> Secrets => [];
+
+    /// <summary>The secret that identifies the account a daily quota is counted against (never stored itself).</summary>
+    public virtual string? QuotaKey => null;
+}
 
 public sealed record KnmiSourceSpec(
     string BaseUrl,
@@ -27,7 +48,15 @@ public sealed record KnmiSourceSpec(
     DateTimeOffset Start,
     DateTimeOffset? End,
     TimeSpan Step,
-    long MaxDataPoints) : SourceSpec("knmi-edr");
+    long MaxDataPoints) : SourceSpec("knmi-edr")
+{
+    /// <summary>The one stream: the collection.</summary>
+    public override IReadOnlyList<string> Streams => [Collection];
+
+    public override IEnumerable<string?> Secrets => [ApiKey];
+
+    public override string? QuotaKey => ApiKey;
+}
 
 public sealed record NoaaSourceSpec(
     string BaseUrl,
@@ -40,7 +69,15 @@ public sealed record NoaaSourceSpec(
     DateTimeOffset? End,
     IsoPeriod Window,
     int PageSize,
-    int StationsPerRequest) : SourceSpec("noaa-cdo");
+    int StationsPerRequest) : SourceSpec("noaa-cdo")
+{
+    /// <summary>The one stream: the dataset id lowercased (<c>precip_15</c>).</summary>
+    public override IReadOnlyList<string> Streams => [Dataset.ToLowerInvariant()];
+
+    public override IEnumerable<string?> Secrets => [Token];
+
+    public override string? QuotaKey => Token;
+}
 
 /// <summary>An ISO-8601 period of whole months or a fixed duration (P1M, P7D, PT1H).</summary>
 public sealed record IsoPeriod(int Months, TimeSpan Duration, string Text)
@@ -63,13 +100,28 @@ public sealed record HttpSpec(
     public static HttpSpec Default { get; } = new(8, null, null, TimeSpan.FromSeconds(120), 5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), 10, TimeSpan.FromSeconds(30));
 }
 
-public sealed record DestinationSpec(
-    string Type,
-    string Path,
-    IReadOnlyList<string> PartitionBy,
-    string Compression,
-    long TargetFileBytes,
-    StoreOptions Store);
+/// <summary>A destination section, read and validated by its connector.</summary>
+public abstract record DestinationSpec(string Type)
+{
+    /// <summary>Unique within the pipeline: the type, then <c>type#2</c>, … for a second one (set by the loader).</summary>
+    public string Name { get; init; } = Type;
+
+    public virtual IEnumerable<string?> Secrets => [];
+
+    /// <summary>A lake folder or bucket this destination writes under, where the quarantine may go too; null for tables and topics.</summary>
+    public virtual (string Path, StoreOptions Store)? Lake => null;
+}
+
+/// <summary>A destination that writes files under a folder or <c>s3://</c> prefix.</summary>
+public abstract record StoreDestinationSpec(string Type, string Path, StoreOptions Store) : DestinationSpec(Type)
+{
+    public override IEnumerable<string?> Secrets => [Store.AccessKey, Store.SecretKey];
+
+    public override (string Path, StoreOptions Store)? Lake => (Path, Store);
+}
+
+/// <summary><c>type: raw</c>: the byte-exact archive of every response body.</summary>
+public sealed record RawDestinationSpec(string Path, StoreOptions Store) : StoreDestinationSpec("raw", Path, Store);
 
 public enum OnInvalid { Quarantine, Keep, Fail }
 

@@ -6,8 +6,8 @@ namespace Ingot.Engine;
 public interface IRunObserver
 {
     void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped);
-    void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome);
-    void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts);
+    void ChunkLanded(RunInfo run, WorkUnit unit, ChunkOutcome outcome);
+    void ChunkFailed(RunInfo run, WorkUnit unit, string error, int attempts);
     void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait);
     void CircuitOpen(RunInfo run, TimeSpan pause, string reason);
     void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null);
@@ -37,7 +37,25 @@ public sealed record RunSummary(
     long Retries,
     double DurationSeconds,
     string? Message,
-    IReadOnlyList<string> Where);
+    IReadOnlyList<string> Where)
+{
+    /// <summary>Each stream's own outcome: one stream failing does not stop the others.</summary>
+    public IReadOnlyList<StreamSummary> Streams { get; init; } = [];
+}
+
+/// <summary>One stream of a run: load type, units done/failed/skipped, records, and its first error.</summary>
+public sealed record StreamSummary(
+    string Stream,
+    string Source,
+    string LoadType,
+    string Status,
+    int Units,
+    int Done,
+    int Failed,
+    int Skipped,
+    long RecordsLanded,
+    long RecordsQuarantined,
+    string? Error);
 
 public static class ExitCodes
 {

@@ -1,3 +1,7 @@
+// Over ~400 lines on purpose: the run's whole concurrency story (fetch workers, per-unit page channels, landers, group
+// commit, failure dispositions) is one state machine; split across files it is harder to check that every unit ends in
+// exactly one of done, failed or rolled back.
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -16,18 +20,21 @@ public sealed record RunOptions(
     bool Refresh = false,
     bool FullRefresh = false,
     int? Concurrency = null,
-    string Args = "");
+    string Args = "",
+    IReadOnlySet<string>? Streams = null);
 
 /// <summary>A lease is held by another live run of this pipeline (exit 3).</summary>
 public sealed class LeaseHeldException(string message) : Exception(message);
 
 /// <summary>
-/// plan → skip done chunks → bounded workers → fetch → land in every destination → commit → summary.
-/// A chunk is done only after every destination returned; files a chunk no longer keeps are deleted after the commit.
+/// plan (from state) → check against the lake and landed units → store the plan → bounded fetch workers stream each
+/// unit's pages → landers process and stage them in every destination → one state commit per unit (or per group) →
+/// summary per stream. A unit is done only after every destination returned its receipt; files a unit no longer keeps
+/// are deleted after the commit.
 /// </summary>
 public sealed class Runner(
     PipelineSpec spec,
-    ISource source,
+    IReadOnlyList<ISource> sources,
     IReadOnlyList<IDestination> destinations,
     IStateStore state,
     IRunObserver observer,
@@ -37,6 +44,9 @@ public sealed class Runner(
 {
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(30);
 
+    /// <summary>Pages a unit may have read ahead of its landing before its fetch waits.</summary>
+    private const int PagesAhead = 4;
+
     public Guid RunId { get; } = runId ?? Guid.NewGuid();
 
     private RunInfo Info => new(RunId, spec.Name);
@@ -45,29 +55,39 @@ public sealed class Runner(
     private long _quarantined;
     private int _done, _failed;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _chunkRequests = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _unitRequests = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StreamTally> _tally = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ISource> _sourceByName = sources.ToDictionary(s => s.Name, StringComparer.Ordinal);
 
     public void CountAttempt(string chunkKey)
     {
         Interlocked.Increment(ref _requests);
-        _chunkRequests.AddOrUpdate(chunkKey, 1, (_, n) => n + 1);
+        _unitRequests.AddOrUpdate(chunkKey, 1, (_, n) => n + 1);
     }
 
     public void CountRetry() => Interlocked.Increment(ref _retries);
 
-    /// <summary>Resolves the time range: command line, then the pipeline, open end = now (on the hour).</summary>
-    public static (DateTimeOffset From, DateTimeOffset To) Range(ISource source, RunOptions options, TimeProvider time)
+    /// <summary>Plans without running: what <c>ingot plan</c> shows (no lease, no state written).</summary>
+    public async Task<RunPlan> PlanAsync(RunOptions options, CancellationToken cancellationToken)
     {
-        var (start, end) = source.ConfiguredRange;
-        var from = options.From ?? start;
-        var now = time.GetUtcNow();
-        var to = options.To ?? end ?? new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
-        if (from < start) from = start;
-        if (end is not null && to > end) to = end.Value;
-        return (from, to);
+        var request = await RequestAsync(options, cancellationToken).ConfigureAwait(false);
+        return await Planner.PlanAsync(sources, request, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <param name="stop">Ctrl+C: stop taking chunks, roll back in-flight fetches.</param>
+    private async Task<PlanRequest> RequestAsync(RunOptions options, CancellationToken cancellationToken)
+    {
+        if (options.Streams is { } wanted)
+        {
+            var unknown = wanted.Where(s => !spec.Streams.Contains(s, StringComparer.Ordinal)).ToList();
+            if (unknown.Count > 0) throw new ConfigException($"--streams: {string.Join(", ", unknown)} is not a stream of pipeline {spec.Name} (streams: {string.Join(", ", spec.Streams)})");
+        }
+        var marks = await state.GetWatermarksAsync(spec.Name, cancellationToken).ConfigureAwait(false);
+        var known = await state.GetChunksAsync(spec.Name, cancellationToken).ConfigureAwait(false);
+        return new PlanRequest(options.From, options.To, time.GetUtcNow(), options.FullRefresh, options.Streams,
+            marks.ToDictionary(m => m.Stream, StringComparer.Ordinal), known);
+    }
+
+    /// <param name="stop">Ctrl+C: stop taking units, roll back in-flight fetches.</param>
     public async Task<RunSummary> RunAsync(RunOptions options, CancellationToken stop)
     {
         var clock = Stopwatch.StartNew();
@@ -104,175 +124,245 @@ public sealed class Runner(
 
     private async Task<RunSummary> RunLeasedAsync(RunOptions options, Stopwatch clock, CancellationToken stop)
     {
-        var (from, to) = Range(source, options, time);
-        var chunks = source.Plan(from, to);
-        var known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
-        var ingestedAt = time.GetUtcNow();
-        // Time-windowed sources land each window as an incremental load; --full-refresh reloads everything as full.
-        // (Not "full until the first success": a resumed backfill would then mix both in one load.)
-        var loadType = options.FullRefresh ? LoadType.Full : LoadType.Incremental;
-        var run = new RunContext(RunId, spec.Name, source.SourceSystem, ingestedAt, loadType);
-        await state.StartRunAsync(new RunRecord(RunId, spec.Name, ingestedAt, null, "running", null, options.Args, null), CancellationToken.None).ConfigureAwait(false);
-
-        // Recovery: chunks a dead run left running go back to pending; their unfinished files go away.
-        await DeleteAllAsync(await state.AbandonPendingAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
-        foreach (var d in destinations) await d.PrepareAsync(run, CancellationToken.None).ConfigureAwait(false);
-        known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
-
+        var none = CancellationToken.None;
+        var request = await RequestAsync(options, none).ConfigureAwait(false);
+        var plan = await Planner.PlanAsync(sources, request, stop).ConfigureAwait(false);
+        // Before any state is written: the lake must not hold units this store does not know, and the plan must not
+        // re-land records under another configuration or other keys.
+        await Planner.CheckLakeAsync(spec.Name, spec.FilePath, destinations, spec.Streams.ToList(), await state.KnownKeysAsync(spec.Name, none).ConfigureAwait(false), state.Describe, none).ConfigureAwait(false);
         var refresh = options.Refresh || options.FullRefresh;
-        var todo = chunks.Where(c => refresh || !IsDone(known.GetValueOrDefault(c.Key), c)).ToList();
-        var skipped = chunks.Count - todo.Count;
-        observer.RunStarted(Info, source.Scope(chunks), chunks.Count, skipped);
+        var units = Planner.Reconcile(spec.Name, plan.Units, request.Known, options.Refresh, options.FullRefresh);
 
-        var queue = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(Math.Max(1, todo.Count)) { SingleWriter = true });
-        foreach (var c in todo) queue.Writer.TryWrite(c);
+        var ingestedAt = time.GetUtcNow();
+        var run = new RunContext(RunId, spec.Name, ingestedAt);
+        await state.StartRunAsync(new RunRecord(RunId, spec.Name, ingestedAt, null, "running", null, options.Args, null), none).ConfigureAwait(false);
+
+        // Recovery: files journaled by attempts that never committed go away; then the plan is stored before fetching.
+        await DeleteAllAsync(await state.AbandonPendingAsync(spec.Name, none).ConfigureAwait(false)).ConfigureAwait(false);
+        foreach (var d in destinations) await d.PrepareAsync(run, none).ConfigureAwait(false);
+        await state.StorePlanAsync(spec.Name, units, none).ConfigureAwait(false);
+        var known = await state.GetChunksAsync(spec.Name, none).ConfigureAwait(false);
+
+        var todo = units.Where(u => refresh || !IsDone(known.GetValueOrDefault(u.Key), u)).ToList();
+        var skipped = units.Count - todo.Count;
+        foreach (var s in plan.Streams) _tally[s.Stream] = new StreamTally(s);
+        foreach (var u in units) Tally(u).Units++;
+        foreach (var u in units.Except(todo)) Tally(u).Skipped++;
+        observer.RunStarted(Info, plan.Scope, units.Count, skipped);
+
+        var queue = Channel.CreateBounded<WorkUnit>(new BoundedChannelOptions(Math.Max(1, todo.Count)) { SingleWriter = true });
+        foreach (var u in todo) queue.Writer.TryWrite(u);
         queue.Writer.Complete();
 
         using var halt = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        string? quotaMessage = null;
         var fetchers = Math.Min(Math.Max(1, options.Concurrency ?? spec.Http.Concurrency), Math.Max(1, todo.Count));
-        // Fetching and landing are separate stages joined by a bounded channel: workers keep requests in flight
-        // while fetched chunks are written and committed (fsyncs, state), and memory stays bounded.
-        var fetched = Channel.CreateBounded<(Chunk Chunk, ChunkData Data, long Started)>(new BoundedChannelOptions(fetchers) { SingleReader = false, SingleWriter = false });
-        Exception? engineError = null;
-        async Task StopOnEngineErrorAsync(Chunk chunk, Exception e)
-        {
-            // The state store or a destination broke in a way the chunk's own failure path could not record:
-            // stop taking chunks, say so, and end with a summary rather than hang or lose track.
-            engineError ??= e;
-            observer.Message(Info, "error", $"engine error on chunk {chunk.Key}: {Redact.Message(e.Message)}");
-            await halt.CancelAsync().ConfigureAwait(false);
-        }
+        var groups = destinations.OfType<IGroupCommitDestination>().ToList();
+        var group = groups.Count == 0 ? null : new GroupCommit(this, run, groups);
+        // Fetching and landing are separate stages: a fetch worker streams a unit's pages into the unit's own small
+        // channel and moves on; landers process, stage and commit. A unit reaches the landers once fetched, or as soon
+        // as it has more pages than fit ahead — so requests stay in flight and memory stays bounded by pages.
+        var landing = Channel.CreateBounded<UnitFlow>(new BoundedChannelOptions(fetchers));
         var fetchTasks = Enumerable.Range(0, fetchers).Select(_ => Task.Run(async () =>
         {
-            while (!halt.IsCancellationRequested && queue.Reader.TryRead(out var chunk))
+            while (!halt.IsCancellationRequested && queue.Reader.TryRead(out var unit))
             {
-                try
-                {
-                    var started = time.GetTimestamp();
-                    if (await FetchChunkAsync(chunk, known.GetValueOrDefault(chunk.Key), halt.Token).ConfigureAwait(false) is { } data)
-                        await fetched.Writer.WriteAsync((chunk, data, started), CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (QuotaExhaustedException q)
-                {
-                    quotaMessage ??= q.Message;
-                    await halt.CancelAsync().ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    await StopOnEngineErrorAsync(chunk, e).ConfigureAwait(false);
-                }
+                await FetchUnitAsync(unit, known.GetValueOrDefault(unit.Key), landing.Writer, halt).ConfigureAwait(false);
             }
-        }, CancellationToken.None)).ToList();
-        // Landing is not interrupted by Ctrl+C or a quota stop: a chunk whose data is fetched finishes (atomic files, then commit).
+        }, none)).ToList();
+        // Landing is not interrupted by Ctrl+C or a quota stop: a unit whose data is fetched finishes (atomic files, then commit).
         var landers = Enumerable.Range(0, Math.Min(fetchers, 4)).Select(_ => Task.Run(async () =>
         {
-            await foreach (var (chunk, data, started) in fetched.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            await foreach (var flow in landing.Reader.ReadAllAsync(none).ConfigureAwait(false))
             {
-                try
-                {
-                    await LandChunkAsync(run, chunk, data, started).ConfigureAwait(false);
-                }
-                catch (Exception e)
-                {
-                    await StopOnEngineErrorAsync(chunk, e).ConfigureAwait(false);
-                }
+                await LandUnitAsync(run, flow, group, halt).ConfigureAwait(false);
             }
-        }, CancellationToken.None)).ToList();
+        }, none)).ToList();
         try
         {
             await Task.WhenAll(fetchTasks).ConfigureAwait(false);
         }
         finally
         {
-            fetched.Writer.Complete();
+            landing.Writer.Complete();
             await Task.WhenAll(landers).ConfigureAwait(false);
+            if (group is not null) await group.FlushAsync().ConfigureAwait(false);
         }
 
-        await UpdateWatermarksAsync(chunks).ConfigureAwait(false);
+        await UpdateCheckpointsAsync(units, run).ConfigureAwait(false);
         var pending = todo.Count - _done - _failed;
         int exit;
         string status;
         if (stop.IsCancellationRequested) (exit, status) = (ExitCodes.Cancelled, "cancelled");
-        else if (quotaMessage is not null) (exit, status) = (ExitCodes.StoppedEarly, "quota_exhausted");
-        else if (_failed > 0 || engineError is not null) (exit, status) = (ExitCodes.FailedChunks, engineError is null ? "failed_chunks" : "engine_error");
+        else if (_quotaMessage is not null) (exit, status) = (ExitCodes.StoppedEarly, "quota_exhausted");
+        else if (_failed > 0 || _engineError is not null) (exit, status) = (ExitCodes.FailedChunks, _engineError is null ? "failed_chunks" : "engine_error");
         else (exit, status) = (ExitCodes.Complete, "complete");
-        var summary = new RunSummary(RunId, spec.Name, status, exit, chunks.Count, _done, _failed, skipped, pending,
+        var summary = new RunSummary(RunId, spec.Name, status, exit, units.Count, _done, _failed, skipped, pending,
             _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3),
-            quotaMessage ?? (engineError is null ? null : Redact.Message(engineError.Message)),
-            destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList());
-        await state.FinishRunAsync(RunId, status, exit, JsonSerializer.Serialize(summary), CancellationToken.None).ConfigureAwait(false);
+            _quotaMessage ?? (_engineError is null ? null : Redact.Message(_engineError.Message)),
+            destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList())
+        {
+            Streams = _tally.Values.OrderBy(t => t.Order).Select(t => t.Summary()).ToList(),
+        };
+        await state.FinishRunAsync(RunId, status, exit, JsonSerializer.Serialize(summary), none).ConfigureAwait(false);
         observer.RunComplete(Info, summary);
         return summary;
     }
 
-    private static bool IsDone(ChunkState? s, Chunk c) => s is { Status: ChunkStatus.Done } && (s.CoveredTo is null || s.CoveredTo >= c.To);
+    private string? _quotaMessage;
+    private Exception? _engineError;
 
-    /// <summary>Fetches and processes one chunk; null when it failed (recorded) or was rolled back.</summary>
-    private async Task<ChunkData?> FetchChunkAsync(Chunk chunk, ChunkState? previous, CancellationToken halt)
+    private StreamTally Tally(WorkUnit unit) =>
+        _tally.GetOrAdd(unit.Stream, s => new StreamTally(new StreamPlan(s, unit.SourceName, unit.LoadType, null)));
+
+    /// <summary>Done, and (for a window cut short by an earlier range) covering the whole window asked now.</summary>
+    private static bool IsDone(ChunkState? s, WorkUnit u) =>
+        s is { Status: ChunkStatus.Done } && (u.Window is not { } w || s.CoveredTo is null || s.CoveredTo >= w.To);
+
+    /// <summary>A unit on its way from fetch to landing: its pages, and a token the lander cancels when landing failed.</summary>
+    private sealed class UnitFlow(WorkUnit unit, long started, CancellationTokenSource fetch)
     {
-        // No state write before the fetch: the attempt is counted when the chunk commits or fails, and files of an
-        // attempt that never finished are found through the journal (AbandonPendingAsync at the next start).
-        try
-        {
-            var data = await source.FetchAsync(chunk, previous, new Progress(state, spec.Name, chunk.Key), halt).ConfigureAwait(false);
-            return processor is null ? data : processor.Apply(data);
-        }
-        catch (OperationCanceledException) when (halt.IsCancellationRequested)
-        {
-            await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
-            return null;
-        }
-        catch (QuotaExhaustedException)
-        {
-            await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
-            throw;
-        }
-        catch (HttpFailure f) when (f.Kind == FailureKind.QuotaExhausted)
-        {
-            await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, chunk.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
-            throw new QuotaExhaustedException($"the API says the quota is spent ({f.Message}); resume later", null);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            await FailAsync(chunk, e).ConfigureAwait(false);
-            return null;
-        }
+        public WorkUnit Unit { get; } = unit;
+        public long Started { get; } = started;
+        public Channel<FetchedPage> Pages { get; } = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(PagesAhead) { SingleReader = true, SingleWriter = true });
+        public CancellationTokenSource Fetch { get; } = fetch;
     }
 
-    private async Task LandChunkAsync(RunContext run, Chunk chunk, ChunkData data, long started)
+    private async Task FetchUnitAsync(WorkUnit unit, ChunkState? previous, ChannelWriter<UnitFlow> landing, CancellationTokenSource halt)
     {
+        using var fetch = CancellationTokenSource.CreateLinkedTokenSource(halt.Token);
+        var flow = new UnitFlow(unit, time.GetTimestamp(), fetch);
+        var posted = false;
         try
         {
-            var journal = new Journal(state, spec.Name, chunk.Key);
-            var files = new List<LandedFile>();
-            foreach (var d in destinations) files.AddRange(await d.LandAsync(run, data, journal, CancellationToken.None).ConfigureAwait(false));
-            var records = data.RecordCount;
-            var obsolete = await state.CommitChunkAsync(spec.Name, chunk.Key, chunk.Stream, RunId, records, chunk.To, files, CancellationToken.None).ConfigureAwait(false);
-            await DeleteAllAsync(obsolete).ConfigureAwait(false);
-            Interlocked.Add(ref _fetched, records + data.Quarantined);
-            Interlocked.Add(ref _landed, records);
-            Interlocked.Add(ref _quarantined, data.Quarantined);
-            var bytes = data.Pages.Sum(p => (long)p.Body.Length);
-            Interlocked.Add(ref _bytes, bytes);
-            Interlocked.Increment(ref _done);
-            observer.ChunkLanded(Info, chunk, new ChunkOutcome(records + data.Quarantined, records, data.Quarantined, bytes,
-                _chunkRequests.TryRemove(chunk.Key, out var n) ? n : 0, files.Count, time.GetElapsedTime(started)));
+            var source = _sourceByName[unit.SourceName];
+            // No state write before the fetch: files of an attempt that never finished are found through the journal.
+            await foreach (var page in source.FetchAsync(unit, new UnitContext(state, spec.Name, unit.Key, previous), fetch.Token).ConfigureAwait(false))
+            {
+                if (flow.Pages.Writer.TryWrite(page)) continue;
+                if (!posted)
+                {
+                    await landing.WriteAsync(flow, CancellationToken.None).ConfigureAwait(false);
+                    posted = true;
+                }
+                await flow.Pages.Writer.WriteAsync(page, fetch.Token).ConfigureAwait(false);
+            }
+            flow.Pages.Writer.TryComplete();
         }
         catch (Exception e)
         {
-            await FailAsync(chunk, e).ConfigureAwait(false);
+            if (e is QuotaExhaustedException q)
+            {
+                _quotaMessage ??= q.Message;
+                await halt.CancelAsync().ConfigureAwait(false);
+            }
+            else if (e is HttpFailure { Kind: FailureKind.QuotaExhausted } f)
+            {
+                _quotaMessage ??= $"the API says the quota is spent ({f.Message}); resume later";
+                await halt.CancelAsync().ConfigureAwait(false);
+            }
+            flow.Pages.Writer.TryComplete(e);
+        }
+        if (!posted) await landing.WriteAsync(flow, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task LandUnitAsync(RunContext run, UnitFlow flow, GroupCommit? group, CancellationTokenSource halt)
+    {
+        var unit = flow.Unit;
+        var writers = new List<(IDestination Destination, IUnitWriter Writer)>(destinations.Count);
+        try
+        {
+            var journal = new Journal(state, spec.Name, unit.Key);
+            foreach (var d in destinations) writers.Add((d, await d.BeginAsync(run, unit, journal, CancellationToken.None).ConfigureAwait(false)));
+            long records = 0, quarantined = 0, bytes = 0;
+            var pages = 0;
+            await foreach (var fetched in flow.Pages.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                var page = processor is null ? fetched : processor.Apply(unit.Key, fetched);
+                foreach (var (_, w) in writers) await w.WriteAsync(page, CancellationToken.None).ConfigureAwait(false);
+                records += page.Records.Count;
+                quarantined += page.Quarantine.Count;
+                bytes += page.Body.Length;
+                pages++;
+            }
+            var totals = new UnitTotals(records, quarantined, pages, bytes);
+            var receipts = new List<Receipt>(writers.Count);
+            var staged = new List<(IGroupCommitDestination, Receipt)>();
+            foreach (var (d, w) in writers)
+            {
+                var receipt = await w.CompleteAsync(totals, CancellationToken.None).ConfigureAwait(false);
+                if (d is IGroupCommitDestination g) staged.Add((g, receipt));
+                else receipts.Add(receipt);
+            }
+            var landed = new LandedUnit(unit, totals, receipts, staged, flow.Started);
+            if (staged.Count > 0 && group is not null) await group.AddAsync(landed).ConfigureAwait(false);
+            else await CommitAsync([landed]).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await flow.Fetch.CancelAsync().ConfigureAwait(false);
+            await FailOrRollBackAsync(unit, e, halt).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var (_, w) in writers) await w.DisposeAsync().ConfigureAwait(false);
+            // Drain what a cancelled fetch still wrote, so its worker never waits on a full channel.
+            while (flow.Pages.Reader.TryRead(out _)) { }
         }
     }
 
-    private async Task FailAsync(Chunk chunk, Exception e)
+    /// <summary>A unit staged everywhere, waiting for its state commit (at once, or with its group).</summary>
+    private sealed record LandedUnit(WorkUnit Unit, UnitTotals Totals, List<Receipt> Receipts, List<(IGroupCommitDestination Destination, Receipt Staged)> Staged, long Started);
+
+    /// <summary>One state transaction for the units: done with their receipts, superseded units retired; then obsolete files go.</summary>
+    private async Task CommitAsync(IReadOnlyList<LandedUnit> units)
     {
-        var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or Records.InvalidRecordsException ? e.Message : $"{e.GetType().Name}: {e.Message}");
-        var obsolete = await state.FailChunkAsync(spec.Name, chunk.Key, chunk.Stream, RunId, message, CancellationToken.None).ConfigureAwait(false);
+        var commits = units.Select(l => new UnitCommit(l.Unit.Key, l.Unit.Stream, RunId, l.Totals.Records, l.Unit.Window?.To, l.Unit.Identity.Text, l.Unit.Bounds.ToJson(), l.Receipts)
+        {
+            Retire = l.Unit.Replaces,
+        }).ToList();
+        var obsolete = await state.CommitUnitsAsync(spec.Name, commits, CancellationToken.None).ConfigureAwait(false);
         await DeleteAllAsync(obsolete).ConfigureAwait(false);
-        Interlocked.Increment(ref _failed);
-        var attempts = (await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).GetValueOrDefault(chunk.Key)?.Attempts ?? 1;
-        observer.ChunkFailed(Info, chunk, message, attempts);
+        foreach (var l in units)
+        {
+            var t = l.Totals;
+            Interlocked.Add(ref _fetched, t.Records + t.Quarantined);
+            Interlocked.Add(ref _landed, t.Records);
+            Interlocked.Add(ref _quarantined, t.Quarantined);
+            Interlocked.Add(ref _bytes, t.Bytes);
+            Interlocked.Increment(ref _done);
+            Tally(l.Unit).Landed(t);
+            observer.ChunkLanded(Info, l.Unit, new ChunkOutcome(t.Records + t.Quarantined, t.Records, t.Quarantined, t.Bytes,
+                _unitRequests.TryRemove(l.Unit.Key, out var n) ? n : 0, l.Receipts.Sum(r => r.Files.Count), time.GetElapsedTime(l.Started)));
+        }
+    }
+
+    /// <summary>Every unit ends in exactly one place: rolled back (Ctrl+C, quota stop), failed (recorded, retried next run), or an engine error.</summary>
+    private async Task FailOrRollBackAsync(WorkUnit unit, Exception e, CancellationTokenSource halt)
+    {
+        try
+        {
+            if (e is OperationCanceledException && halt.IsCancellationRequested || e is QuotaExhaustedException || e is HttpFailure { Kind: FailureKind.QuotaExhausted })
+            {
+                await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, unit.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+                return;
+            }
+            var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or InvalidDataException or Records.InvalidRecordsException
+                ? e.Message : $"{e.GetType().Name}: {e.Message}");
+            var obsolete = await state.FailChunkAsync(spec.Name, unit.Key, unit.Stream, RunId, message, CancellationToken.None).ConfigureAwait(false);
+            await DeleteAllAsync(obsolete).ConfigureAwait(false);
+            Interlocked.Increment(ref _failed);
+            Tally(unit).Fail(message);
+            var attempts = (await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).GetValueOrDefault(unit.Key)?.Attempts ?? 1;
+            observer.ChunkFailed(Info, unit, message, attempts);
+        }
+        catch (Exception engine)
+        {
+            // The state store or a destination broke in a way the unit's own failure path could not record: stop taking
+            // units, say so, and end with a summary rather than hang or lose track.
+            _engineError ??= engine;
+            observer.Message(Info, "error", $"engine error on chunk {unit.Key}: {Redact.Message(engine.Message)}");
+            await halt.CancelAsync().ConfigureAwait(false);
+        }
     }
 
     private async Task DeleteAllAsync(IReadOnlyList<PendingDeletion> deletions)
@@ -286,36 +376,142 @@ public sealed class Runner(
         }
     }
 
-    /// <summary>Per stream: the end of the longest run of done chunks from the start (a checkpoints.json shape).</summary>
-    private async Task UpdateWatermarksAsync(IReadOnlyList<Chunk> chunks)
+    /// <summary>
+    /// Time-windowed streams: the end of the longest run of done windows from the start (every station group of a window
+    /// done). Other streams: the last sync is this run's ingestion time, when it landed any of the stream's units.
+    /// </summary>
+    private async Task UpdateCheckpointsAsync(IReadOnlyList<WorkUnit> units, RunContext run)
     {
         var known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
-        foreach (var stream in chunks.GroupBy(c => c.Stream))
+        foreach (var stream in units.GroupBy(u => u.Stream))
         {
-            DateTimeOffset? mark = null;
-            long records = 0;
-            foreach (var window in stream.GroupBy(c => c.From).OrderBy(g => g.Key))
+            if (stream.All(u => u.Window is not null))
             {
-                if (!window.All(c => IsDone(known.GetValueOrDefault(c.Key), c))) break;
-                mark = window.Max(c => c.To);
-                records += window.Sum(c => known[c.Key].Records);
+                DateTimeOffset? mark = null;
+                long records = 0;
+                foreach (var window in stream.GroupBy(u => u.Window!.From).OrderBy(g => g.Key))
+                {
+                    if (!window.All(u => IsDone(known.GetValueOrDefault(u.Key), u))) break;
+                    mark = window.Max(u => u.Window!.To);
+                    records += window.Sum(u => known[u.Key].Records);
+                }
+                if (mark is not null)
+                    await state.SetWatermarkAsync(spec.Name, stream.Key, Stamp(mark.Value), records, CancellationToken.None).ConfigureAwait(false);
             }
-            if (mark is not null)
-                await state.SetWatermarkAsync(spec.Name, stream.Key, mark.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), records, CancellationToken.None).ConfigureAwait(false);
+            else if (_tally.TryGetValue(stream.Key, out var t) && t.Done > 0)
+            {
+                await state.SetWatermarkAsync(spec.Name, stream.Key, Stamp(run.IngestedAt), t.RecordsLanded, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Group commit: staged units gather until a destination's group size, then commit together in each group destination and in the state.</summary>
+    private sealed class GroupCommit(Runner runner, RunContext run, IReadOnlyList<IGroupCommitDestination> destinations)
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private readonly List<LandedUnit> _staged = [];
+        private readonly int _size = Math.Max(1, destinations.Min(d => d.GroupSize));
+
+        public async Task AddAsync(LandedUnit unit)
+        {
+            await _gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                _staged.Add(unit);
+                if (_staged.Count >= _size) await FlushLockedAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public async Task FlushAsync()
+        {
+            await _gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await FlushLockedAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        private async Task FlushLockedAsync()
+        {
+            if (_staged.Count == 0) return;
+            var batch = _staged.ToList();
+            _staged.Clear();
+            try
+            {
+                foreach (var d in destinations)
+                {
+                    var mine = batch.Select(l => (l.Unit, l.Staged.First(s => ReferenceEquals(s.Destination, d)).Staged)).ToList();
+                    var final = await d.CommitGroupAsync(run, mine, CancellationToken.None).ConfigureAwait(false);
+                    for (var i = 0; i < batch.Count; i++) batch[i].Receipts.Add(final[i]);
+                }
+                await runner.CommitAsync(batch).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                using var none = new CancellationTokenSource();
+                foreach (var l in batch) await runner.FailOrRollBackAsync(l.Unit, e, none).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A stream's counts during the run.</summary>
+    private sealed class StreamTally(StreamPlan plan)
+    {
+        private static int _next;
+        public int Order { get; } = Interlocked.Increment(ref _next);
+        public int Units, Skipped, Done, Failed;
+        public long RecordsLanded, RecordsQuarantined;
+        private string? _error;
+        private readonly Lock _lock = new();
+
+        public void Landed(UnitTotals t)
+        {
+            lock (_lock)
+            {
+                Done++;
+                RecordsLanded += t.Records;
+                RecordsQuarantined += t.Quarantined;
+            }
+        }
+
+        public void Fail(string error)
+        {
+            lock (_lock)
+            {
+                Failed++;
+                _error ??= error;
+            }
+        }
+
+        public StreamSummary Summary()
+        {
+            var pending = Units - Skipped - Done - Failed;
+            var status = Failed > 0 ? "failed" : pending > 0 ? "incomplete" : Done == 0 ? "up_to_date" : "complete";
+            return new StreamSummary(plan.Stream, plan.Source, plan.LoadType == LoadType.Full ? "full" : "incremental", status, Units, Done, Failed, Skipped,
+                RecordsLanded, RecordsQuarantined, _error);
         }
     }
 
     private sealed class Journal(IStateStore state, string pipeline, string chunkKey) : IFileJournal
     {
-        public Task WillWriteAsync(string destination, string path, CancellationToken cancellationToken) =>
-            state.JournalFileAsync(pipeline, chunkKey, destination, path, cancellationToken);
-
         public Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken) =>
             state.JournalFilesAsync(pipeline, chunkKey, destination, paths, cancellationToken);
     }
 
-    private sealed class Progress(IStateStore state, string pipeline, string chunkKey) : IChunkProgress
+    private sealed class UnitContext(IStateStore state, string pipeline, string chunkKey, ChunkState? previous) : IUnitContext
     {
+        public ChunkState? Previous => previous;
+
         public Task RecordSplitAsync(string split, CancellationToken cancellationToken) => state.RecordSplitAsync(pipeline, chunkKey, split, cancellationToken);
     }
 }

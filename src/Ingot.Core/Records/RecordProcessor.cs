@@ -47,11 +47,10 @@ public sealed class RecordProcessor
         return new RecordProcessor(Transforms.Build(spec.Transforms), schema, spec.Validation?.OnInvalid ?? OnInvalid.Quarantine);
     }
 
-    public ChunkData Apply(ChunkData chunk)
+    /// <summary>A page with its valid (or kept) records, and the invalid ones set aside for the quarantine.</summary>
+    public FetchedPage Apply(string unitKey, FetchedPage page)
     {
         var quarantine = new List<QuarantinedRecord>();
-        var pages = new List<FetchedPage>(chunk.Pages.Count);
-        foreach (var page in chunk.Pages)
         {
             var kept = new List<Record>(page.Records.Count);
             foreach (var record in page.Records)
@@ -85,7 +84,7 @@ public sealed class RecordProcessor
                 switch (_onInvalid)
                 {
                     case OnInvalid.Fail:
-                        throw new InvalidRecordsException($"chunk {chunk.ChunkKey}: invalid record in {page.Key}: {string.Join("; ", errors)}");
+                        throw new InvalidRecordsException($"chunk {unitKey}: invalid record in {page.Key}: {string.Join("; ", errors)}");
                     case OnInvalid.Keep:
                         Mark(record.Fields, errors);
                         kept.Add(record);
@@ -95,9 +94,8 @@ public sealed class RecordProcessor
                         break;
                 }
             }
-            pages.Add(page with { Records = kept });
+            return page with { Records = kept, Quarantine = quarantine };
         }
-        return chunk with { Pages = pages, Quarantine = quarantine };
     }
 
     private static void Mark(JsonObject fields, List<string> errors)

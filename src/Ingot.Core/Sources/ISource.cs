@@ -4,9 +4,8 @@ using Ingot.State;
 namespace Ingot.Sources;
 
 /// <summary>
-/// One unit of work: deterministic key (same plan, same keys), a stream, a time window <c>[From, To)</c> and,
-/// for station-based APIs, a station group. <see cref="GridTo"/> is the window's end on the plan's grid;
-/// <see cref="To"/> is smaller only for a last window cut short by the range's end.
+/// A time window of a station group, as the time-windowed planners (KNMI, NOAA) lay them out; the source turns each
+/// into a <see cref="WorkUnit"/> with <see cref="TimeWindowBounds"/>.
 /// </summary>
 public sealed record Chunk(
     string Key,
@@ -16,26 +15,57 @@ public sealed record Chunk(
     DateTimeOffset GridTo,
     IReadOnlyList<string> Stations,
     long DataPoints,
-    int EstimatedRequests);
-
-/// <summary>Lets a source persist how it split a chunk, so a resumed run asks exactly the same parts.</summary>
-public interface IChunkProgress
+    int EstimatedRequests)
 {
+    public TimeWindowBounds Bounds => new(From, To, GridTo, Stations);
+}
+
+/// <summary>What planning sees: the run's range and options, the stored checkpoints and units, and the clock.</summary>
+public sealed record PlanRequest(
+    DateTimeOffset? From,
+    DateTimeOffset? To,
+    DateTimeOffset Now,
+    bool FullRefresh,
+    IReadOnlySet<string>? Streams,
+    IReadOnlyDictionary<string, Watermark> Checkpoints,
+    IReadOnlyDictionary<string, ChunkState> Known)
+{
+    public bool Wants(string stream) => Streams is null || Streams.Contains(stream);
+}
+
+/// <summary>A stream as one run extracts it: its load type and lower bound (<c>ingot plan</c>, the run summary).</summary>
+public sealed record StreamPlan(string Stream, string Source, LoadType LoadType, string? LowerBound);
+
+/// <summary>A source's plan: the units of every stream it extracts this run, and a human summary of the scope.</summary>
+public sealed record SourcePlan(IReadOnlyList<WorkUnit> Units, IReadOnlyList<StreamPlan> Streams, IReadOnlyDictionary<string, object> Scope);
+
+/// <summary>What a fetch may read and record about its unit beyond the unit itself.</summary>
+public interface IUnitContext
+{
+    /// <summary>The unit's stored state from earlier runs (a recorded split, attempts), or null.</summary>
+    ChunkState? Previous { get; }
+
+    /// <summary>Persists how the source split the unit, so a resumed run asks exactly the same parts.</summary>
     Task RecordSplitAsync(string split, CancellationToken cancellationToken);
 }
 
-/// <summary>A data source: plans chunks and fetches one chunk into pages of raw bodies and records. Connectors throw; the engine retries and accounts.</summary>
-public interface ISource : IDisposable
+/// <summary>
+/// A data source: plans units of work from the run's range and the stored state, and fetches one unit as a stream of
+/// pages (memory is bounded by a page, not by a unit). Connectors throw; the engine retries and accounts.
+/// </summary>
+public interface ISource : IAsyncDisposable
 {
+    /// <summary>The source's name in the pipeline (<c>sources[].name</c>, default its type).</summary>
+    string Name { get; }
+
+    /// <summary>The source type, as in the <c>_source_system</c> column: <c>knmi-edr</c>, <c>files</c>, …</summary>
     string SourceSystem { get; }
 
-    /// <summary>The configured range, before command-line overrides.</summary>
-    (DateTimeOffset Start, DateTimeOffset? End) ConfiguredRange { get; }
+    /// <summary>The streams this source can extract, in configuration order.</summary>
+    IReadOnlyList<string> Streams { get; }
 
-    IReadOnlyList<Chunk> Plan(DateTimeOffset from, DateTimeOffset to);
+    Task<SourcePlan> PlanAsync(PlanRequest request, CancellationToken cancellationToken);
 
-    /// <summary>A human summary of the plan scope for the run-start event.</summary>
-    IReadOnlyDictionary<string, object> Scope(IReadOnlyList<Chunk> chunks);
-
-    Task<ChunkData> FetchAsync(Chunk chunk, ChunkState? previous, IChunkProgress progress, CancellationToken cancellationToken);
+    /// <summary>The unit's pages in order, each yielded as soon as it is read.</summary>
+    IAsyncEnumerable<FetchedPage> FetchAsync(WorkUnit unit, IUnitContext context, CancellationToken cancellationToken);
 }

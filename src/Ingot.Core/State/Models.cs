@@ -16,7 +16,44 @@ public sealed record ChunkState(
     Guid? RunId,
     DateTimeOffset UpdatedAt,
     IReadOnlyList<LandedFile> Files,
-    DateTimeOffset? CoveredTo);
+    DateTimeOffset? CoveredTo)
+{
+    /// <summary>The unit's identity (<see cref="Sources.UnitIdentity.Text"/>) when it was last landed or planned; null for units of older versions.</summary>
+    public string? Identity { get; init; }
+
+    /// <summary>The unit's bounds as JSON (<see cref="Sources.UnitBounds"/>); null for units of older versions.</summary>
+    public string? Bounds { get; init; }
+
+    /// <summary>Rows each destination said it holds for the unit (table, Iceberg and Kafka destinations; files are in <see cref="Files"/>).</summary>
+    public IReadOnlyList<Receipt> Receipts { get; init; } = [];
+}
+
+/// <summary>A stream's checkpoint moving in the same transaction as the unit that carried it there.</summary>
+public sealed record CheckpointMove(string Stream, string Value, long RecordCount);
+
+/// <summary>
+/// One unit's commit: done, with exactly these receipts (files and rows), its identity and bounds; the units it
+/// supersedes retired; the stream's checkpoint moved — all in one state transaction (invariant 4).
+/// </summary>
+public sealed record UnitCommit(
+    string Key,
+    string Stream,
+    Guid RunId,
+    long Records,
+    DateTimeOffset? CoveredTo,
+    string? Identity,
+    string? Bounds,
+    IReadOnlyList<Receipt> Receipts)
+{
+    public IReadOnlyList<string> Retire { get; init; } = [];
+
+    public CheckpointMove? Checkpoint { get; init; }
+
+    public IEnumerable<LandedFile> Files => Receipts.SelectMany(r => r.Files);
+}
+
+/// <summary>A unit restored from the lake by <c>ingot state rebuild</c>: done with its files, or pending with files to clean up.</summary>
+public sealed record AdoptedUnit(string Key, string Stream, bool Done, Guid? RunId, long Records, DateTimeOffset? CoveredTo, string? Identity, string? Bounds, IReadOnlyList<LandedFile> Files);
 
 public sealed record RunRecord(
     Guid RunId,
@@ -54,11 +91,28 @@ public interface IStateStore : IAsyncDisposable
 
     Task<IReadOnlyDictionary<string, ChunkState>> GetChunksAsync(string pipeline, CancellationToken cancellationToken);
     Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken);
+
+    /// <summary>Every unit key the store has any record of for the pipeline: a unit row, or a journaled file.</summary>
+    Task<IReadOnlySet<string>> KnownKeysAsync(string pipeline, CancellationToken cancellationToken);
     Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken);
     Task JournalFilesAsync(string pipeline, string key, string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken);
 
+    /// <summary>Stores a run's plan before fetching starts: a pending row for every unit the store does not know yet.</summary>
+    Task StorePlanAsync(string pipeline, IReadOnlyList<Sources.WorkUnit> units, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Commits units (one, or a group commit's many) in one transaction: each done with exactly its receipts, the units
+    /// it retires removed, its checkpoint moved; returns the journaled files no unit keeps any more, to delete.
+    /// </summary>
+    Task<IReadOnlyList<PendingDeletion>> CommitUnitsAsync(string pipeline, IReadOnlyList<UnitCommit> commits, CancellationToken cancellationToken);
+
     /// <summary>Marks the chunk done with exactly these files, in one transaction; returns the journaled files it no longer keeps.</summary>
-    Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken);
+    Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
+        CommitUnitsAsync(pipeline, [new UnitCommit(key, stream, runId, records, coveredTo, null, null,
+            files.GroupBy(f => f.Destination).Select(g => new Receipt(g.Key, g.ToList(), 0)).ToList())], cancellationToken);
+
+    /// <summary><c>ingot state rebuild</c>: records runs and units found in the lake, in one transaction, replacing what the store had for them.</summary>
+    Task AdoptAsync(string pipeline, IReadOnlyList<RunRecord> runs, IReadOnlyList<AdoptedUnit> units, CancellationToken cancellationToken);
 
     /// <summary>Marks the chunk failed; returns the files an unfinished attempt journaled that no commit keeps.</summary>
     Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, string stream, Guid runId, string error, CancellationToken cancellationToken);

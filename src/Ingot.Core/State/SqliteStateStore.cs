@@ -35,6 +35,13 @@ public sealed class SqliteStateStore : IStateStore
         CREATE TABLE leases (pipeline TEXT PRIMARY KEY, run_id TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
             process_start TEXT NOT NULL, heartbeat_at TEXT NOT NULL, expires_at TEXT NOT NULL);
         """,
+        // Engine v2: a unit's identity (the configuration it was fetched with) and bounds; receipts of non-file destinations.
+        """
+        ALTER TABLE chunks ADD COLUMN identity TEXT;
+        ALTER TABLE chunks ADD COLUMN bounds TEXT;
+        CREATE TABLE chunk_receipts (pipeline TEXT NOT NULL, chunk_key TEXT NOT NULL, destination TEXT NOT NULL, rows INTEGER NOT NULL,
+            token TEXT, PRIMARY KEY (pipeline, chunk_key, destination));
+        """,
     ];
 
     private readonly SqliteConnection _connection;
@@ -244,8 +251,19 @@ public sealed class SqliteStateStore : IStateStore
                     list.Add(new LandedFile(fr.GetString(1), fr.GetString(2), fr.IsDBNull(3) ? "" : fr.GetString(3), fr.IsDBNull(4) ? 0 : fr.GetInt64(4)));
                 }
             }
+            var receipts = new Dictionary<string, List<Receipt>>(StringComparer.Ordinal);
+            using (var rc = Command("SELECT chunk_key, destination, rows, token FROM chunk_receipts WHERE pipeline = $p", null, ("$p", pipeline)))
+            using (var rr = rc.ExecuteReader())
+            {
+                while (rr.Read())
+                {
+                    var key = rr.GetString(0);
+                    if (!receipts.TryGetValue(key, out var list)) receipts[key] = list = [];
+                    list.Add(new Receipt(rr.GetString(1), [], rr.GetInt64(2), rr.IsDBNull(3) ? null : rr.GetString(3)));
+                }
+            }
             var result = new Dictionary<string, ChunkState>(StringComparer.Ordinal);
-            using var cmd = Command("SELECT chunk_key, stream, status, attempts, last_error, split, records, run_id, updated_at, covered_to FROM chunks WHERE pipeline = $p", null, ("$p", pipeline));
+            using var cmd = Command("SELECT chunk_key, stream, status, attempts, last_error, split, records, run_id, updated_at, covered_to, identity, bounds FROM chunks WHERE pipeline = $p", null, ("$p", pipeline));
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
@@ -253,9 +271,24 @@ public sealed class SqliteStateStore : IStateStore
                 result[key] = new ChunkState(pipeline, key, r.GetString(1), Enum.Parse<ChunkStatus>(r.GetString(2), ignoreCase: true), r.GetInt32(3),
                     r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.GetInt64(6),
                     r.IsDBNull(7) ? null : Guid.Parse(r.GetString(7)), ParseTs(r.GetString(8)), files.TryGetValue(key, out var f) ? f : [],
-                    r.IsDBNull(9) ? null : ParseTs(r.GetString(9)));
+                    r.IsDBNull(9) ? null : ParseTs(r.GetString(9)))
+                {
+                    Identity = r.IsDBNull(10) ? null : r.GetString(10),
+                    Bounds = r.IsDBNull(11) ? null : r.GetString(11),
+                    Receipts = receipts.TryGetValue(key, out var rcs) ? rcs : [],
+                };
             }
             return result;
+        }, cancellationToken);
+
+    public Task<IReadOnlySet<string>> KnownKeysAsync(string pipeline, CancellationToken cancellationToken) =>
+        WithLockAsync<IReadOnlySet<string>>(() =>
+        {
+            using var cmd = Command("SELECT chunk_key FROM chunks WHERE pipeline = $p UNION SELECT chunk_key FROM chunk_files WHERE pipeline = $p", null, ("$p", pipeline));
+            using var r = cmd.ExecuteReader();
+            var keys = new HashSet<string>(StringComparer.Ordinal);
+            while (r.Read()) keys.Add(r.GetString(0));
+            return keys;
         }, cancellationToken);
 
     public Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken) =>
@@ -357,31 +390,120 @@ public sealed class SqliteStateStore : IStateStore
         }), cancellationToken);
 
     public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
+        ((IStateStore)this).CommitChunkAsync(pipeline, key, stream, runId, records, coveredTo, files, cancellationToken);
+
+    public Task StorePlanAsync(string pipeline, IReadOnlyList<Sources.WorkUnit> units, CancellationToken cancellationToken) =>
+        WithLockAsync(() => InTransaction(tx =>
+        {
+            using var cmd = Command(
+                """
+                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, updated_at, identity, bounds) VALUES ($p, $k, $s, 'pending', 0, $now, $i, $b)
+                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET stream = $s, bounds = COALESCE(bounds, $b), identity = CASE WHEN status = 'done' THEN identity ELSE $i END
+                """, tx, ("$p", pipeline), ("$k", ""), ("$s", ""), ("$now", Now()), ("$i", null), ("$b", null));
+            cmd.Prepare();
+            foreach (var u in units)
+            {
+                cmd.Parameters["$k"].Value = u.Key;
+                cmd.Parameters["$s"].Value = u.Stream;
+                cmd.Parameters["$i"].Value = u.Identity.Text;
+                cmd.Parameters["$b"].Value = u.Bounds.ToJson();
+                cmd.ExecuteNonQuery();
+            }
+            return true;
+        }), cancellationToken);
+
+    public Task<IReadOnlyList<PendingDeletion>> CommitUnitsAsync(string pipeline, IReadOnlyList<UnitCommit> commits, CancellationToken cancellationToken) =>
         WithLockAsync<IReadOnlyList<PendingDeletion>>(() => InTransaction(tx =>
         {
-            var keep = files.Select(f => (f.Destination, f.Path)).ToHashSet();
-            using (var mark = Command("UPDATE chunk_files SET state = 'obsolete' WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", key)))
+            var obsolete = new List<PendingDeletion>();
+            foreach (var commit in commits)
             {
-                mark.ExecuteNonQuery();
-            }
-            foreach (var f in files)
-            {
-                using var up = Command(
+                var key = commit.Key;
+                foreach (var retired in commit.Retire)
+                {
+                    // A superseded unit of an older configuration: its files go, its row and receipts with them.
+                    using (var mark = Command("UPDATE chunk_files SET state = 'obsolete' WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", retired)))
+                        mark.ExecuteNonQuery();
+                    obsolete.AddRange(ObsoleteFor(pipeline, retired, tx));
+                    using (var del = Command("DELETE FROM chunks WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", retired)))
+                        del.ExecuteNonQuery();
+                    using (var delr = Command("DELETE FROM chunk_receipts WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", retired)))
+                        delr.ExecuteNonQuery();
+                }
+                using (var mark = Command("UPDATE chunk_files SET state = 'obsolete' WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", key)))
+                {
+                    mark.ExecuteNonQuery();
+                }
+                foreach (var f in commit.Files)
+                {
+                    using var up = Command(
+                        """
+                        INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state, sha256, bytes) VALUES ($p, $k, $d, $path, 'committed', $h, $b)
+                        ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = 'committed', sha256 = $h, bytes = $b
+                        """, tx, ("$p", pipeline), ("$k", key), ("$d", f.Destination), ("$path", f.Path), ("$h", f.Sha256), ("$b", f.Bytes));
+                    up.ExecuteNonQuery();
+                }
+                using (var delr = Command("DELETE FROM chunk_receipts WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", key)))
+                    delr.ExecuteNonQuery();
+                foreach (var receipt in commit.Receipts.Where(r => r.Files.Count == 0 && (r.Rows > 0 || r.Token is not null)))
+                {
+                    using var ins = Command("INSERT INTO chunk_receipts (pipeline, chunk_key, destination, rows, token) VALUES ($p, $k, $d, $n, $t)", tx,
+                        ("$p", pipeline), ("$k", key), ("$d", receipt.Destination), ("$n", receipt.Rows), ("$t", receipt.Token));
+                    ins.ExecuteNonQuery();
+                }
+                using (var c = Command(
                     """
-                    INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state, sha256, bytes) VALUES ($p, $k, $d, $path, 'committed', $h, $b)
-                    ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = 'committed', sha256 = $h, bytes = $b
-                    """, tx, ("$p", pipeline), ("$k", key), ("$d", f.Destination), ("$path", f.Path), ("$h", f.Sha256), ("$b", f.Bytes));
-                up.ExecuteNonQuery();
+                    INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, records, run_id, updated_at, covered_to, identity, bounds) VALUES ($p, $k, $s, 'done', 1, $n, $r, $now, $c, $i, $b)
+                    ON CONFLICT (pipeline, chunk_key) DO UPDATE SET stream = $s, status = 'done', attempts = attempts + 1, last_error = NULL, records = $n, run_id = $r, updated_at = $now,
+                        covered_to = $c, identity = COALESCE($i, identity), bounds = COALESCE($b, bounds)
+                    """, tx, ("$p", pipeline), ("$k", key), ("$s", commit.Stream), ("$n", commit.Records), ("$r", commit.RunId.ToString()), ("$now", Now()),
+                    ("$c", commit.CoveredTo is { } ct ? Ts(ct) : null), ("$i", commit.Identity), ("$b", commit.Bounds)))
+                {
+                    c.ExecuteNonQuery();
+                }
+                if (commit.Checkpoint is { } move) SetWatermark(pipeline, move.Stream, move.Value, move.RecordCount, tx);
+                obsolete.AddRange(ObsoleteFor(pipeline, key, tx));
             }
-            using (var c = Command(
-                """
-                INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, records, run_id, updated_at, covered_to) VALUES ($p, $k, $s, 'done', 1, $n, $r, $now, $c)
-                ON CONFLICT (pipeline, chunk_key) DO UPDATE SET stream = $s, status = 'done', attempts = attempts + 1, last_error = NULL, records = $n, run_id = $r, updated_at = $now, covered_to = $c
-                """, tx, ("$p", pipeline), ("$k", key), ("$s", stream), ("$n", records), ("$r", runId.ToString()), ("$now", Now()), ("$c", Ts(coveredTo))))
+            return obsolete;
+        }), cancellationToken);
+
+    public Task AdoptAsync(string pipeline, IReadOnlyList<RunRecord> runs, IReadOnlyList<AdoptedUnit> units, CancellationToken cancellationToken) =>
+        WithLockAsync(() => InTransaction(tx =>
+        {
+            foreach (var run in runs)
             {
-                c.ExecuteNonQuery();
+                using var cmd = Command(
+                    """
+                    INSERT INTO runs (run_id, pipeline, started_at, finished_at, status, args, summary) VALUES ($r, $p, $s, $f, $st, $a, NULL)
+                    ON CONFLICT (run_id) DO NOTHING
+                    """, tx, ("$r", run.RunId.ToString()), ("$p", run.Pipeline), ("$s", Ts(run.StartedAt)), ("$f", run.FinishedAt is { } f ? Ts(f) : null), ("$st", run.Status), ("$a", run.Args));
+                cmd.ExecuteNonQuery();
             }
-            return ObsoleteFor(pipeline, key, tx);
+            foreach (var u in units)
+            {
+                using (var del = Command("DELETE FROM chunk_files WHERE pipeline = $p AND chunk_key = $k", tx, ("$p", pipeline), ("$k", u.Key)))
+                    del.ExecuteNonQuery();
+                using (var c = Command(
+                    """
+                    INSERT INTO chunks (pipeline, chunk_key, stream, status, attempts, records, run_id, updated_at, covered_to, identity, bounds) VALUES ($p, $k, $s, $st, 1, $n, $r, $now, $c, $i, $b)
+                    ON CONFLICT (pipeline, chunk_key) DO UPDATE SET stream = $s, status = $st, records = $n, run_id = $r, updated_at = $now, covered_to = $c, identity = $i, bounds = $b, last_error = NULL
+                    """, tx, ("$p", pipeline), ("$k", u.Key), ("$s", u.Stream), ("$st", u.Done ? "done" : "pending"), ("$n", u.Records), ("$r", u.RunId?.ToString()), ("$now", Now()),
+                    ("$c", u.CoveredTo is { } ct ? Ts(ct) : null), ("$i", u.Identity), ("$b", u.Bounds)))
+                {
+                    c.ExecuteNonQuery();
+                }
+                foreach (var f in u.Files)
+                {
+                    // Files of a unit only some destinations hold are journaled as pending: the next run removes them and lands the unit again.
+                    using var up = Command(
+                        """
+                        INSERT INTO chunk_files (pipeline, chunk_key, destination, path, state, sha256, bytes) VALUES ($p, $k, $d, $path, $st, $h, $b)
+                        ON CONFLICT (pipeline, destination, path) DO UPDATE SET chunk_key = $k, state = $st, sha256 = $h, bytes = $b
+                        """, tx, ("$p", pipeline), ("$k", u.Key), ("$d", f.Destination), ("$path", f.Path), ("$st", u.Done ? "committed" : "pending"), ("$h", f.Sha256), ("$b", f.Bytes));
+                    up.ExecuteNonQuery();
+                }
+            }
+            return true;
         }), cancellationToken);
 
     public Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, string stream, Guid runId, string error, CancellationToken cancellationToken) =>
@@ -430,15 +552,18 @@ public sealed class SqliteStateStore : IStateStore
     // ---- watermarks ----
 
     public Task SetWatermarkAsync(string pipeline, string stream, string value, long recordCount, CancellationToken cancellationToken) =>
-        WithLockAsync(() =>
-        {
-            using var cmd = Command(
-                """
-                INSERT INTO watermarks (pipeline, stream, value, record_count, updated_at) VALUES ($p, $s, $v, $n, $now)
-                ON CONFLICT (pipeline, stream) DO UPDATE SET value = $v, record_count = $n, updated_at = $now
-                """, null, ("$p", pipeline), ("$s", stream), ("$v", value), ("$n", recordCount), ("$now", Now()));
-            cmd.ExecuteNonQuery();
-        }, cancellationToken);
+        WithLockAsync(() => SetWatermark(pipeline, stream, value, recordCount, null), cancellationToken);
+
+    /// <summary>Moves a stream's checkpoint; <c>updated_at</c> changes only when the value does (checkpoints.json: when it last moved).</summary>
+    private void SetWatermark(string pipeline, string stream, string value, long recordCount, SqliteTransaction? tx)
+    {
+        using var cmd = Command(
+            """
+            INSERT INTO watermarks (pipeline, stream, value, record_count, updated_at) VALUES ($p, $s, $v, $n, $now)
+            ON CONFLICT (pipeline, stream) DO UPDATE SET record_count = $n, updated_at = CASE WHEN value = $v THEN updated_at ELSE $now END, value = $v
+            """, tx, ("$p", pipeline), ("$s", stream), ("$v", value), ("$n", recordCount), ("$now", Now()));
+        cmd.ExecuteNonQuery();
+    }
 
     public Task<IReadOnlyList<Watermark>> GetWatermarksAsync(string pipeline, CancellationToken cancellationToken) =>
         WithLockAsync<IReadOnlyList<Watermark>>(() =>

@@ -7,6 +7,7 @@ using Ingot.Config;
 using Ingot.Destinations;
 using Ingot.DuckDb.Native;
 using Ingot.Records;
+using Ingot.Sources;
 using Ingot.Storage;
 
 namespace Ingot.DuckDb.Parquet;
@@ -20,7 +21,7 @@ namespace Ingot.DuckDb.Parquet;
 /// into scratch files under <c>_tmp/</c> that the store makes visible atomically. One in-memory database per
 /// destination; each <see cref="LandAsync"/> uses its own connection, so chunks may land concurrently.
 /// </summary>
-internal sealed class ParquetDestination : IDestination
+internal sealed partial class ParquetDestination : IDestination
 {
     public const string TypeName = "parquet";
 
@@ -43,12 +44,10 @@ internal sealed class ParquetDestination : IDestination
     private readonly DuckDbDatabase _database;
     private readonly SemaphoreSlim _schemaLock = new(1, 1);
 
-    public ParquetDestination(DestinationSpec spec, IBlobStore store, string pipeline, string name = TypeName)
+    public ParquetDestination(ParquetDestinationSpec spec, IBlobStore store, string pipeline, string name = TypeName)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(store);
-        if (!string.Equals(spec.Type, TypeName, StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"a parquet destination needs type '{TypeName}', not '{spec.Type}'", nameof(spec));
         RequireSafeSegment(pipeline, "pipeline name");
         _store = store;
         _pipeline = pipeline;
@@ -70,8 +69,10 @@ internal sealed class ParquetDestination : IDestination
     }
 
     /// <summary>The CLI composition root's entry: a parquet destination writing into <paramref name="store"/>.</summary>
-    public static ParquetDestination Create(DestinationSpec spec, IBlobStore store, string pipeline, string name = TypeName) =>
+    public static ParquetDestination Create(ParquetDestinationSpec spec, IBlobStore store, string pipeline, string name = TypeName) =>
         new(spec, store, pipeline, name);
+
+    public CommitMode Mode => CommitMode.FileJournal;
 
     public string Name { get; }
 
@@ -82,23 +83,17 @@ internal sealed class ParquetDestination : IDestination
 
     public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => RawDestination.HashOf(_store, path, cancellationToken);
 
-    public async Task<IReadOnlyList<LandedFile>> LandAsync(RunContext run, ChunkData chunk, IFileJournal journal, CancellationToken cancellationToken)
+    /// <summary>Lands one part of a unit (all of it, unless it is larger than a part): its files are visible when this returns.</summary>
+    private async Task<IReadOnlyList<LandedFile>> LandPartAsync(RunContext run, WorkUnit chunk, Record[] records, Dictionary<string, int> next, IFileJournal journal, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(run);
-        ArgumentNullException.ThrowIfNull(chunk);
-        ArgumentNullException.ThrowIfNull(journal);
-        RequireSafeSegment(chunk.Stream, "stream name");
-        RequireSafeSegment(chunk.ChunkKey, "chunk key");
-
-        var records = chunk.Records.ToArray();
         if (records.Length == 0) return [];
 
         // One parallel pass over the records' UTF-8: columns and their types, every field located, every row hashed.
-        using var rows = await Task.Run(() => RowTable.Read(chunk.ChunkKey, records, cancellationToken), cancellationToken).ConfigureAwait(false);
+        using var rows = await Task.Run(() => RowTable.Read(chunk.Key, records, cancellationToken), cancellationToken).ConfigureAwait(false);
         CheckColumnNames(chunk, rows.Names);
         var types = await ReconcileSchemaAsync(run, chunk, rows.Names, rows.Types, cancellationToken).ConfigureAwait(false);
 
-        var staged = await Task.Run(() => Stage(run, chunk, records, rows, types, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var staged = await Task.Run(() => Stage(run, chunk, records, rows, types, next, cancellationToken), cancellationToken).ConfigureAwait(false);
         using var stagedScope = staged;
         var connection = staged.Connection;
         var landed = new List<LandedFile>(staged.Files.Count);
@@ -121,7 +116,7 @@ internal sealed class ParquetDestination : IDestination
                 cancellationToken.ThrowIfCancellationRequested();
                 var written = Directory.GetFiles(Path.Combine(scratchRoot, $"{FileColumn}={file.Ordinal.ToString(CultureInfo.InvariantCulture)}"), "*.parquet_tmp");
                 if (written.Length != 1)
-                    throw new InvalidDataException($"chunk '{chunk.ChunkKey}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
+                    throw new InvalidDataException($"chunk '{chunk.Key}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
                 var scratch = written[0];
                 string sha256;
                 long bytes;
@@ -160,7 +155,7 @@ internal sealed class ParquetDestination : IDestination
     // ---- columns and schema ----------------------------------------------------------------------------------
 
 /// <summary>Field names must not take a metadata column's name, nor differ from another only in case.</summary>
-    private static void CheckColumnNames(ChunkData chunk, List<string> names)
+    private static void CheckColumnNames(WorkUnit chunk, List<string> names)
     {
         // DuckDB (like most engines reading Parquet) matches column names case-insensitively.
         var folded = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -171,14 +166,14 @@ internal sealed class ParquetDestination : IDestination
             if (folded.TryGetValue(name, out var clash))
             {
                 throw new InvalidDataException(MetadataColumns.All.Contains(clash) || clash == FileColumn
-                    ? $"chunk '{chunk.ChunkKey}' of stream '{chunk.Stream}' has a field named '{name}', which is reserved for Ingot's metadata columns; rename it with a transform"
-                    : $"chunk '{chunk.ChunkKey}' of stream '{chunk.Stream}' has fields '{clash}' and '{name}', which differ only in case; Parquet readers cannot tell them apart");
+                    ? $"chunk '{chunk.Key}' of stream '{chunk.Stream}' has a field named '{name}', which is reserved for Ingot's metadata columns; rename it with a transform"
+                    : $"chunk '{chunk.Key}' of stream '{chunk.Stream}' has fields '{clash}' and '{name}', which differ only in case; Parquet readers cannot tell them apart");
             }
             folded[name] = name;
         }
     }
 
-    private async Task<ColumnType[]> ReconcileSchemaAsync(RunContext run, ChunkData chunk, List<string> names, List<ColumnType> incoming, CancellationToken cancellationToken)
+    private async Task<ColumnType[]> ReconcileSchemaAsync(RunContext run, WorkUnit chunk, List<string> names, List<ColumnType> incoming, CancellationToken cancellationToken)
     {
         var path = $"{_pipeline}/{chunk.Stream}/{StreamSchema.FileName}";
         await _schemaLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -195,7 +190,7 @@ internal sealed class ParquetDestination : IDestination
                     current = StreamSchema.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
                 }
             }
-            var (types, changed) = current.Reconcile(chunk.Stream, chunk.ChunkKey, run.RunId, run.IngestedAt, names, incoming);
+            var (types, changed) = current.Reconcile(chunk.Stream, chunk.Key, run.RunId, run.IngestedAt, names, incoming);
             if (changed is not null) await _store.WriteAsync(path, changed.ToJson(), cancellationToken).ConfigureAwait(false);
             return types;
         }
@@ -226,10 +221,10 @@ internal sealed class ParquetDestination : IDestination
         }
     }
 
-    private Staged Stage(RunContext run, ChunkData chunk, Record[] records, RowTable rows, ColumnType[] types, CancellationToken cancellationToken)
+    private Staged Stage(RunContext run, WorkUnit chunk, Record[] records, RowTable rows, ColumnType[] types, Dictionary<string, int> next, CancellationToken cancellationToken)
     {
         var names = rows.Names;
-        var files = PlanFiles(run, chunk, records, rows);
+        var files = PlanFiles(run, chunk, records, rows, next);
 
         var select = new StringBuilder();
         for (var i = 0; i < names.Count; i++)
@@ -249,9 +244,9 @@ internal sealed class ParquetDestination : IDestination
         select.Append(CultureInfo.InvariantCulture,
             $"{Constant(run.RunId.ToString())} AS {MetadataColumns.IngestionId}, " +
             $"TIMESTAMPTZ {DuckDbSession.Literal(ingestedAt)} AS {MetadataColumns.IngestedAt}, " +
-            $"{Constant(run.SourceSystem)} AS {MetadataColumns.SourceSystem}, " +
+            $"{Constant(chunk.SourceSystem)} AS {MetadataColumns.SourceSystem}, " +
             $"{Constant(chunk.Stream)} AS {MetadataColumns.Stream}, " +
-            $"{Constant(chunk.ChunkKey)} AS {MetadataColumns.ChunkKey}, " +
+            $"{Constant(chunk.Key)} AS {MetadataColumns.ChunkKey}, " +
             $"{MetadataColumns.RecordHash}, " +
             $"{MetadataColumns.EventTs}");
 
@@ -393,10 +388,10 @@ internal sealed class ParquetDestination : IDestination
 
     // ---- partitions and files ----------------------------------------------------------------------------------
 
-    private List<PlannedFile> PlanFiles(RunContext run, ChunkData chunk, Record[] records, RowTable table)
+    private List<PlannedFile> PlanFiles(RunContext run, WorkUnit chunk, Record[] records, RowTable table, Dictionary<string, int> next)
     {
         var ingestionDate = run.IngestedAt.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var loadType = run.LoadType == LoadType.Full ? "full" : "incremental";
+        var loadType = chunk.LoadType == LoadType.Full ? "full" : "incremental";
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var order = new List<string>();
         var dir = new StringBuilder();
@@ -439,7 +434,8 @@ internal sealed class ParquetDestination : IDestination
         foreach (var key in order)
         {
             var rows = groups[key];
-            var n = 0;
+            // File numbers continue across the parts of a unit: <chunk-key>-<n>.parquet never repeats within a folder.
+            var n = next.GetValueOrDefault(key);
             var current = new List<int>();
             long bytes = 0;
             foreach (var r in rows)
@@ -459,12 +455,13 @@ internal sealed class ParquetDestination : IDestination
                 current.Add(r);
             }
             files.Add(new PlannedFile(files.Count, FilePath(chunk, key, n), n, current));
+            next[key] = n + 1;
         }
         return files;
     }
 
-    private string FilePath(ChunkData chunk, string partitionDirs, int n) =>
-        $"{_pipeline}/{chunk.Stream}/{partitionDirs}{chunk.ChunkKey}-{n.ToString(CultureInfo.InvariantCulture)}.parquet";
+    private string FilePath(WorkUnit chunk, string partitionDirs, int n) =>
+        $"{_pipeline}/{chunk.Stream}/{partitionDirs}{chunk.Key}-{n.ToString(CultureInfo.InvariantCulture)}.parquet";
 
     /// <summary>A rough uncompressed size of a row (its JSON text plus the metadata columns): enough to roll files near the target.</summary>
     private static long EstimateBytes(RowTable rows, int row) => 120 + rows.Json(row).Length;

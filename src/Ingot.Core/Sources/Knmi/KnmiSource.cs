@@ -14,14 +14,25 @@ namespace Ingot.Sources.Knmi;
 /// </summary>
 public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProvider time) : ISource
 {
+    public string Name => spec.Name;
+
     public string SourceSystem => "knmi-edr";
 
-    public (DateTimeOffset Start, DateTimeOffset? End) ConfiguredRange => (spec.Start, spec.End);
+    public IReadOnlyList<string> Streams => spec.Streams;
 
-    public IReadOnlyList<Chunk> Plan(DateTimeOffset from, DateTimeOffset to) =>
-        KnmiPlanner.Plan(spec.Collection, spec.Stations, spec.Parameters.Count, spec.Step, spec.MaxDataPoints, spec.Start, spec.End, from, to);
+    /// <summary>What decides the records of a unit beside its window and stations: a change lands every record again in the new shape.</summary>
+    internal UnitIdentity Identity { get; } = UnitIdentity.Of(
+        ("source", "knmi-edr"), ("collection", spec.Collection), ("parameters", string.Join(',', spec.Parameters)), ("step", spec.Step.ToString()));
 
-    public IReadOnlyDictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new Dictionary<string, object>
+    public Task<SourcePlan> PlanAsync(PlanRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.Wants(spec.Collection)) return Task.FromResult(new SourcePlan([], [], new Dictionary<string, object>()));
+        var (from, to) = TimeWindows.Range(spec.Start, spec.End, request);
+        IReadOnlyList<Chunk> chunks = from >= to ? [] : KnmiPlanner.Plan(spec.Collection, spec.Stations, spec.Parameters.Count, spec.Step, spec.MaxDataPoints, spec.Start, spec.End, from, to);
+        return Task.FromResult(TimeWindows.Plan(this, spec.Collection, chunks, from, request, Identity, Scope(chunks)));
+    }
+
+    private Dictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new()
     {
         ["collection"] = spec.Collection,
         ["stations"] = chunks.SelectMany(c => c.Stations).Distinct().Count(),
@@ -33,20 +44,20 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
 
     internal sealed record Part(IReadOnlyList<string> Stations, DateTimeOffset From, DateTimeOffset To);
 
-    public async Task<ChunkData> FetchAsync(Chunk chunk, ChunkState? previous, IChunkProgress progress, CancellationToken cancellationToken)
+    public async IAsyncEnumerable<FetchedPage> FetchAsync(WorkUnit unit, IUnitContext context, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var whole = new Part(chunk.Stations, chunk.From, chunk.To);
-        var queue = new LinkedList<Part>(RecordedSplit(previous?.Split, whole) ?? [whole]);
+        var window = unit.Window ?? throw new ArgumentException($"unit {unit.Key} is not a time window", nameof(unit));
+        var whole = new Part(window.Stations, window.From, window.To);
+        var queue = new LinkedList<Part>(RecordedSplit(context.Previous?.Split, whole) ?? [whole]);
         var done = new List<Part>();
-        var pages = new List<FetchedPage>();
         while (queue.First is { } node)
         {
             var part = node.Value;
             queue.RemoveFirst();
+            FetchedPage? page;
             try
             {
-                var page = await FetchPartAsync(chunk, part, part == whole ? chunk.Key : ChunkKeys.For(part.Stations, part.From, part.To), cancellationToken).ConfigureAwait(false);
-                if (page is not null) pages.Add(page);
+                page = await FetchPartAsync(unit.Key, part, part == whole ? unit.Key : ChunkKeys.For(part.Stations, part.From, part.To), cancellationToken).ConfigureAwait(false);
                 done.Add(part);
             }
             catch (HttpFailure f) when (f.Kind == FailureKind.TooLarge)
@@ -56,13 +67,14 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
                 queue.AddFirst(halves.Second);
                 queue.AddFirst(halves.First);
                 var leaves = done.Concat(queue).Select(p => new SplitPart([.. p.Stations], p.From, p.To)).ToList();
-                await progress.RecordSplitAsync(JsonSerializer.Serialize(new SplitRecord(whole.From, whole.To, leaves)), cancellationToken).ConfigureAwait(false);
+                await context.RecordSplitAsync(JsonSerializer.Serialize(new SplitRecord(whole.From, whole.To, leaves)), cancellationToken).ConfigureAwait(false);
+                continue;
             }
+            if (page is not null) yield return page;
         }
-        return new ChunkData(chunk.Key, chunk.Stream, chunk.From, pages);
     }
 
-    private async Task<FetchedPage?> FetchPartAsync(Chunk chunk, Part part, string key, CancellationToken cancellationToken)
+    private async Task<FetchedPage?> FetchPartAsync(string unitKey, Part part, string key, CancellationToken cancellationToken)
     {
         var url = Url(part);
         var count = -1;
@@ -85,7 +97,7 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
                 // Truncated or HTML bodies are failed attempts: retried, never landed.
                 return new HttpFailure(FailureKind.Transient, status, $"unparsable body: {e.Message}");
             }
-        }, chunk.Key, cancellationToken).ConfigureAwait(false);
+        }, unitKey, cancellationToken).ConfigureAwait(false);
         if (noData || count < 0) return null;
         var body = reply.Body;
         var records = new LazyRecords(count, () => CoverageJson.Parse(body, part.From, part.To));
@@ -134,5 +146,9 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
         return split.Parts.Select(p => new Part(p.Stations, p.From, p.To)).ToList();
     }
 
-    public void Dispose() => http.Dispose();
+    public ValueTask DisposeAsync()
+    {
+        http.Dispose();
+        return ValueTask.CompletedTask;
+    }
 }

@@ -17,14 +17,28 @@ namespace Ingot.Sources.Noaa;
 /// </summary>
 public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProvider time) : ISource
 {
+    public string Name => spec.Name;
+
     public string SourceSystem => "noaa-cdo";
 
     /// <summary>The stream: the dataset id lowercased (<c>precip_15</c>).</summary>
-    public string Stream => spec.Dataset.ToLowerInvariant();
+    public string Stream => spec.Streams[0];
 
-    public (DateTimeOffset Start, DateTimeOffset? End) ConfiguredRange => (spec.Start, spec.End);
+    public IReadOnlyList<string> Streams => spec.Streams;
 
-    public IReadOnlyList<Chunk> Plan(DateTimeOffset from, DateTimeOffset to)
+    /// <summary>What decides the records of a unit beside its window and stations.</summary>
+    internal UnitIdentity Identity { get; } = UnitIdentity.Of(
+        ("source", "noaa-cdo"), ("dataset", spec.Dataset), ("datatypes", string.Join(',', spec.Datatypes)), ("units", spec.Units ?? ""));
+
+    public Task<SourcePlan> PlanAsync(PlanRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.Wants(Stream)) return Task.FromResult(new SourcePlan([], [], new Dictionary<string, object>()));
+        var (from, to) = TimeWindows.Range(spec.Start, spec.End, request);
+        var chunks = Plan(from, to);
+        return Task.FromResult(TimeWindows.Plan(this, Stream, chunks, from, request, Identity, Scope(chunks)));
+    }
+
+    internal List<Chunk> Plan(DateTimeOffset from, DateTimeOffset to)
     {
         var chunks = new List<Chunk>();
         // Windows lie on a grid from the configured start: start + k·window (months added from the start, no drift).
@@ -47,7 +61,7 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
 
     private DateTimeOffset Add(DateTimeOffset start, int k) => start.AddMonths(spec.Window.Months * k).Add(spec.Window.Duration * k);
 
-    public IReadOnlyDictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new Dictionary<string, object>
+    private Dictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new()
     {
         ["dataset"] = spec.Dataset,
         ["stations"] = chunks.SelectMany(c => c.Stations).Distinct().Count(),
@@ -56,9 +70,9 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
         ["chunks"] = chunks.Count,
     };
 
-    public async Task<ChunkData> FetchAsync(Chunk chunk, ChunkState? previous, IChunkProgress progress, CancellationToken cancellationToken)
+    public async IAsyncEnumerable<FetchedPage> FetchAsync(WorkUnit unit, IUnitContext context, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var pages = new List<FetchedPage>();
+        var chunk = unit.Window ?? throw new ArgumentException($"unit {unit.Key} is not a time window", nameof(unit));
         long? count = null;
         // Every loop spends a request; it ends when the offset passes the count the API reported (or on {}).
         for (var offset = 1; count is null || offset <= count; offset += spec.PageSize)
@@ -78,13 +92,12 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
                     // HTML maintenance pages (even with status 200), truncated JSON: retried, never archived.
                     return new HttpFailure(FailureKind.Transient, status, $"not NOAA data: {e.Message}");
                 }
-            }, chunk.Key, cancellationToken).ConfigureAwait(false);
+            }, unit.Key, cancellationToken).ConfigureAwait(false);
             if (page is null || page.Empty) break;
             count = page.Count;
-            pages.Add(new FetchedPage($"{chunk.Key}_o{offset:D6}", reply.Body, $"GET {Redact.Url(url)}", reply.Status, time.GetUtcNow(), page.Records));
+            yield return new FetchedPage($"{unit.Key}_o{offset:D6}", reply.Body, $"GET {Redact.Url(url)}", reply.Status, time.GetUtcNow(), page.Records);
             if (page.Records.Count == 0) break;
         }
-        return new ChunkData(chunk.Key, chunk.Stream, chunk.From, pages);
     }
 
     private sealed record Page(bool Empty, long Count, List<Record> Records);
@@ -93,7 +106,7 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
     /// A page's results as records that are the UTF-8 text of each result exactly as NOAA served it (slices of the page
     /// body, which the page keeps anyway for the raw archive): no object per record or per field.
     /// </summary>
-    private static Page ParsePage(byte[] body, string? contentType, Chunk chunk)
+    private static Page ParsePage(byte[] body, string? contentType, TimeWindowBounds chunk)
     {
         if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
             throw new FormatException($"content type {contentType}");
@@ -138,7 +151,7 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
 
     private Dictionary<string, string> Headers => new() { ["token"] = spec.Token, ["Accept"] = "application/json" };
 
-    internal Uri Url(Chunk chunk, int offset)
+    internal Uri Url(TimeWindowBounds chunk, int offset)
     {
         var q = new StringBuilder();
         q.Append("datasetid=").Append(Uri.EscapeDataString(spec.Dataset));
@@ -155,5 +168,9 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
 
     private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
 
-    public void Dispose() => http.Dispose();
+    public ValueTask DisposeAsync()
+    {
+        http.Dispose();
+        return ValueTask.CompletedTask;
+    }
 }
