@@ -19,6 +19,7 @@ namespace Ingot.Cli
             root.Subcommands.Add(StatusCommand.Build(io));
             root.Subcommands.Add(RunsCommand.Build(io));
             root.Subcommands.Add(VerifyCommand.Build(io));
+            root.Subcommands.Add(StateCommand.Build(io));
             root.Subcommands.Add(TuneCommand.Build(io));
             root.Subcommands.Add(SimCommand.Build(io));
             var parse = root.Parse(args);

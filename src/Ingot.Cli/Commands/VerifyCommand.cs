@@ -61,6 +61,27 @@ internal static class VerifyCommand
                     }
                 }
             }
+            // Records landed twice: files under a destination that no committed unit keeps (a second version of a unit,
+            // or a unit landed by a run whose state is gone), and committed units whose bounds overlap.
+            var committed = chunks.Values.SelectMany(c => c.Files).GroupBy(f => f.Destination).ToDictionary(g => g.Key, g => (IReadOnlySet<string>)g.Select(f => f.Path).ToHashSet(StringComparer.Ordinal));
+            var streams = spec.Streams.ToList();
+            foreach (var d in destinations)
+            {
+                await foreach (var path in d.ListUnkeptAsync(spec.Name, streams, committed.GetValueOrDefault(d.Name) ?? new HashSet<string>(), ct).ConfigureAwait(false))
+                    problems.Add(("unkept", d.Name, path, "a file no committed unit keeps: its records are in the lake twice, or were landed by a run this state store does not know"));
+            }
+            foreach (var stream in chunks.Values.Where(c => c.Status == State.ChunkStatus.Done).GroupBy(c => c.Stream))
+            {
+                var windows = stream.Select(c => (c.Key, Bounds: Sources.UnitBounds.FromJson(c.Bounds) as Sources.TimeWindowBounds)).Where(x => x.Bounds is not null).OrderBy(x => x.Bounds!.From).ToList();
+                for (var i = 0; i < windows.Count; i++)
+                {
+                    for (var j = i + 1; j < windows.Count && windows[j].Bounds!.From < windows[i].Bounds!.To; j++)
+                    {
+                        if (windows[i].Bounds!.Overlaps(windows[j].Bounds!))
+                            problems.Add(("overlap", stream.Key, windows[i].Key, $"overlaps unit {windows[j].Key}: records of both windows and stations are landed twice"));
+                    }
+                }
+            }
             if (parse.GetValue(json))
             {
                 await io.Out.WriteLineAsync(JsonSerializer.Serialize(new
