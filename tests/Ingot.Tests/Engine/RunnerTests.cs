@@ -27,13 +27,13 @@ public sealed class RunnerTests : IDisposable
         var time = TimeProvider.System;
         var source = Source(sim);
         var http = HttpSpec.Default with { Concurrency = 3, Retries = 1, BackoffMin = TimeSpan.FromMilliseconds(1), BackoffMax = TimeSpan.FromMilliseconds(2) };
-        var spec = new PipelineSpec("runner", null, null, true, null, source, http, [], null, [], Path.Combine(_dir, "p.yaml"));
+        var spec = new PipelineSpec("runner", null, null, true, null, [source], http, [], null, [], Path.Combine(_dir, "p.yaml"));
         await using var sqlite = SqliteStateStore.Open(Path.Combine(_dir, "state.db"), time);
         var state = wrapState?.Invoke(sqlite) ?? sqlite;
         using var client = new HttpClient();
-        using var knmi = new KnmiSource(source, new ResilientHttp(client, http, time, new NoEvents(), null), time);
+        await using var knmi = new KnmiSource(source, new ResilientHttp(client, http, time, new NoEvents(), null), time);
         var raw = wrap(new RawDestination(new LocalBlobStore(Path.Combine(_dir, "lake"))));
-        var runner = new Runner(spec, knmi, [raw], state, new Recorder(), time);
+        var runner = new Runner(spec, [knmi], [raw], state, new Recorder(), time);
         var summary = await runner.RunAsync(new RunOptions(), TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
         return (summary, await sqlite.GetChunksAsync("runner", TestContext.Current.CancellationToken));
     }
@@ -73,15 +73,26 @@ public sealed class RunnerTests : IDisposable
     private sealed class Faulty(IDestination inner, Func<string, bool> breakChunk) : IDestination
     {
         public string Name => inner.Name;
+        public CommitMode Mode => inner.Mode;
         public Task PrepareAsync(RunContext run, CancellationToken cancellationToken) => inner.PrepareAsync(run, cancellationToken);
-        public async Task<IReadOnlyList<LandedFile>> LandAsync(RunContext run, ChunkData chunk, IFileJournal journal, CancellationToken cancellationToken)
-        {
-            var files = await inner.LandAsync(run, chunk, journal, cancellationToken);
-            if (breakChunk(chunk.ChunkKey)) throw new IOException("disk full (injected)");
-            return files;
-        }
+        public async Task<IUnitWriter> BeginAsync(RunContext run, WorkUnit unit, IFileJournal journal, CancellationToken cancellationToken) =>
+            new Breaking(await inner.BeginAsync(run, unit, journal, cancellationToken), breakChunk(unit.Key));
+        public IAsyncEnumerable<LakeUnit> ListCommittedAsync(string pipeline, IReadOnlyCollection<string> streams, bool details, CancellationToken cancellationToken) =>
+            inner.ListCommittedAsync(pipeline, streams, details, cancellationToken);
         public Task DeleteAsync(string path, CancellationToken cancellationToken) => inner.DeleteAsync(path, cancellationToken);
         public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => inner.HashAsync(path, cancellationToken);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    private sealed class Breaking(IUnitWriter inner, bool broken) : IUnitWriter
+    {
+        public Task WriteAsync(FetchedPage page, CancellationToken cancellationToken) => inner.WriteAsync(page, cancellationToken);
+        public async Task<Receipt> CompleteAsync(UnitTotals totals, CancellationToken cancellationToken)
+        {
+            var receipt = await inner.CompleteAsync(totals, cancellationToken);
+            if (broken) throw new IOException("disk full (injected)");
+            return receipt;
+        }
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
@@ -99,7 +110,10 @@ public sealed class RunnerTests : IDisposable
         public Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken) => inner.RecordSplitAsync(pipeline, key, split, cancellationToken);
         public Task JournalFileAsync(string pipeline, string key, string destination, string path, CancellationToken cancellationToken) => inner.JournalFileAsync(pipeline, key, destination, path, cancellationToken);
         public Task JournalFilesAsync(string pipeline, string key, string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken) => inner.JournalFilesAsync(pipeline, key, destination, paths, cancellationToken);
-        public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
+        public Task<IReadOnlySet<string>> KnownKeysAsync(string pipeline, CancellationToken cancellationToken) => inner.KnownKeysAsync(pipeline, cancellationToken);
+        public Task StorePlanAsync(string pipeline, IReadOnlyList<WorkUnit> units, CancellationToken cancellationToken) => inner.StorePlanAsync(pipeline, units, cancellationToken);
+        public Task AdoptAsync(string pipeline, IReadOnlyList<RunRecord> runs, IReadOnlyList<AdoptedUnit> units, CancellationToken cancellationToken) => inner.AdoptAsync(pipeline, runs, units, cancellationToken);
+        public Task<IReadOnlyList<PendingDeletion>> CommitUnitsAsync(string pipeline, IReadOnlyList<UnitCommit> commits, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("database is gone (injected)");
         public Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, string stream, Guid runId, string error, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("database is gone (injected)");
@@ -123,8 +137,8 @@ public sealed class RunnerTests : IDisposable
     private sealed class Recorder : IRunObserver
     {
         public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { }
-        public void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome) { }
-        public void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts) { }
+        public void ChunkLanded(RunInfo run, WorkUnit chunk, ChunkOutcome outcome) { }
+        public void ChunkFailed(RunInfo run, WorkUnit chunk, string error, int attempts) { }
         public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
         public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { }
         public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { }

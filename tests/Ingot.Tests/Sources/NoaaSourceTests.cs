@@ -1,3 +1,5 @@
+using Ingot.Destinations;
+using Ingot.State;
 using System.Net;
 using System.Text;
 using Ingot.Config;
@@ -41,11 +43,11 @@ public sealed class NoaaSourceTests
         // Given NOAA answering 400 with its XML fault
         var answer = new Answer(HttpStatusCode.BadRequest, "application/xml",
             """<?xml version="1.0" encoding="UTF-8" standalone="yes"?><response><statusCode>400</statusCode><userMessage>There was an error with the request.</userMessage><developerMessage>The date range must be less than 1 year.</developerMessage></response>""");
-        using var source = Source(answer);
+        var source = Source(answer);
         var chunk = source.Plan(Spec().Start, Spec().End!.Value)[0];
 
         // When the chunk is fetched
-        var failure = await Should.ThrowAsync<HttpFailure>(() => source.FetchAsync(chunk, null, new NoProgress(), TestContext.Current.CancellationToken));
+        var failure = await Should.ThrowAsync<HttpFailure>(() => FetchAllAsync(source, chunk));
 
         // Then it fails at once (no retry) with NOAA's developerMessage
         failure.Kind.ShouldBe(FailureKind.Permanent);
@@ -57,10 +59,10 @@ public sealed class NoaaSourceTests
     public async Task FetchAsync_DailyLimit429_StopsAsQuotaExhausted()
     {
         var answer = new Answer((HttpStatusCode)429, "application/json", """{"status" : "429", "message" : "This token has reached its request limit of 10000 per day."}""");
-        using var source = Source(answer);
+        var source = Source(answer);
         var chunk = source.Plan(Spec().Start, Spec().End!.Value)[0];
 
-        var failure = await Should.ThrowAsync<HttpFailure>(() => source.FetchAsync(chunk, null, new NoProgress(), TestContext.Current.CancellationToken));
+        var failure = await Should.ThrowAsync<HttpFailure>(() => FetchAllAsync(source, chunk));
 
         failure.Kind.ShouldBe(FailureKind.QuotaExhausted);
         answer.Seen.Count.ShouldBe(1);
@@ -70,10 +72,10 @@ public sealed class NoaaSourceTests
     public async Task FetchAsync_HtmlWithStatus200_IsRetriedAndNeverData()
     {
         var answer = new Answer(HttpStatusCode.OK, "text/html", "<html><head><title>Site maintenance</title></head><body>shutdown</body></html>");
-        using var source = Source(answer);
+        var source = Source(answer);
         var chunk = source.Plan(Spec().Start, Spec().End!.Value)[0];
 
-        var failure = await Should.ThrowAsync<HttpFailure>(() => source.FetchAsync(chunk, null, new NoProgress(), TestContext.Current.CancellationToken));
+        var failure = await Should.ThrowAsync<HttpFailure>(() => FetchAllAsync(source, chunk));
 
         failure.Kind.ShouldBe(FailureKind.Transient);
         answer.Seen.Count.ShouldBe(3, "first attempt + 2 retries");
@@ -89,11 +91,11 @@ public sealed class NoaaSourceTests
               {"date" : "2010-01-31T23:45:00", "datatype":"QPCP","station":"COOP:010063","attributes":"g,,C,","value":1.50},
               {"date":"2010-02-01T00:00:00","datatype":"QPCP","station":"COOP:010008","attributes":",,C,","value":0}]}
             """;
-        using var source = Source(new Answer(HttpStatusCode.OK, "application/json", body));
+        var source = Source(new Answer(HttpStatusCode.OK, "application/json", body));
         var chunk = source.Plan(Spec().Start, Spec().End!.Value)[0];
 
         // When the January chunk is fetched
-        var data = await source.FetchAsync(chunk, null, new NoProgress(), TestContext.Current.CancellationToken);
+        var data = await FetchAllAsync(source, chunk);
 
         // Then each record is its result's text exactly as served (no object built), stamped with its date
         var records = data.Records.ToList();
@@ -108,10 +110,10 @@ public sealed class NoaaSourceTests
     [Fact]
     public void Url_RepeatsStationAndDatatypeAndAsksTheWindowWithAnInclusiveEnd()
     {
-        using var source = Source(new Answer(HttpStatusCode.OK, "application/json", "{}"));
+        var source = Source(new Answer(HttpStatusCode.OK, "application/json", "{}"));
         var chunk = source.Plan(Spec().Start, Spec().End!.Value)[0];
 
-        var url = source.Url(chunk, 1001).ToString();
+        var url = source.Url(chunk.Bounds, 1001).ToString();
 
         url.ShouldBe("http://noaa.test/cdo-web/api/v2/data?datasetid=PRECIP_15&stationid=COOP%3A010008&stationid=COOP%3A010063&datatypeid=QPCP&units=standard"
             + "&startdate=2010-01-01T00:00:00&enddate=2010-01-31T23:59:59&limit=1000&offset=1001&includemetadata=true");
@@ -120,7 +122,7 @@ public sealed class NoaaSourceTests
     [Fact]
     public void Plan_WindowsOnTheMonthGridFromStart_KeysDeterministic()
     {
-        using var source = Source(new Answer(HttpStatusCode.OK, "application/json", "{}"));
+        var source = Source(new Answer(HttpStatusCode.OK, "application/json", "{}"));
 
         var chunks = source.Plan(Spec().Start, Spec().End!.Value);
 
@@ -128,8 +130,17 @@ public sealed class NoaaSourceTests
         chunks.ShouldAllBe(c => c.Stream == "precip_15");
     }
 
-    private sealed class NoProgress : IChunkProgress
+    private static async Task<ChunkData> FetchAllAsync(NoaaSource source, Chunk chunk)
     {
+        var unit = new WorkUnit(chunk.Key, chunk.Stream, "noaa-cdo", "noaa-cdo", chunk.Bounds, UnitIdentity.Of(("test", "1")));
+        var pages = new List<FetchedPage>();
+        await foreach (var page in source.FetchAsync(unit, new NoProgress(), TestContext.Current.CancellationToken)) pages.Add(page);
+        return new ChunkData(chunk.Key, chunk.Stream, chunk.From, pages);
+    }
+
+    private sealed class NoProgress : IUnitContext
+    {
+        public ChunkState? Previous => null;
         public Task RecordSplitAsync(string split, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -1,3 +1,4 @@
+using Ingot.DuckDb.Parquet;
 using Ingot.Config;
 
 namespace Ingot.Tests.Core.Config;
@@ -14,10 +15,10 @@ public sealed class PipelineLoaderRegressionTests
         var yaml = Head + "destinations:\n  - type: parquet\n    path: ./lake\n    partition_by: [ingestion_date, event_date]\n";
 
         // When
-        var spec = PipelineLoader.Parse(yaml, "p.yaml", _ => null);
+        var spec = TestPipelines.Parse(yaml, "p.yaml", _ => null);
 
         // Then
-        spec.Destinations.Single().PartitionBy.ShouldBe(["ingestion_date", "event_date"]);
+        ((ParquetDestinationSpec)spec.Destinations.Single()).PartitionBy.ShouldBe(["ingestion_date", "event_date"]);
     }
 
     [Fact]
@@ -27,7 +28,7 @@ public sealed class PipelineLoaderRegressionTests
         var yaml = "name: p\nsource:\n  type: noaa-cdo\n  base_url: https://x.test\n  token: t\n  dataset: PRECIP_15\n  stations: [COOP:010008]\n  datatypes: [QPCP, QGAG]\n  start: 2020-01-01\ndestinations:\n  - type: raw\n    path: ./lake\n";
 
         // When
-        var spec = PipelineLoader.Parse(yaml, "p.yaml", _ => null);
+        var spec = TestPipelines.Parse(yaml, "p.yaml", _ => null);
 
         // Then
         ((NoaaSourceSpec)spec.Source).Datatypes.ShouldBe(["QPCP", "QGAG"]);
@@ -40,7 +41,7 @@ public sealed class PipelineLoaderRegressionTests
         var yaml = Head.Replace("  stations: [s]\n", "  stations: [s\n", StringComparison.Ordinal) + "destinations:\n  - type: raw\n    path: ./lake\n";
 
         // When / Then
-        var e = Should.Throw<ConfigException>(() => PipelineLoader.Parse(yaml, "p.yaml", _ => null));
+        var e = Should.Throw<ConfigException>(() => TestPipelines.Parse(yaml, "p.yaml", _ => null));
         e.Detail!.ShouldStartWith("invalid YAML");
     }
 }

@@ -1,3 +1,4 @@
+using Ingot.DuckDb.Parquet;
 using Ingot.Config;
 
 namespace Ingot.Tests.Core.Config;
@@ -61,7 +62,7 @@ public sealed class PipelineLoaderTests
         name => values.FirstOrDefault(v => v.Name == name).Value;
 
     private static ConfigException ParseFails(string yaml, Func<string, string?>? environment = null) =>
-        Should.Throw<ConfigException>(() => PipelineLoader.Parse(yaml, File, environment ?? NoEnvironment));
+        Should.Throw<ConfigException>(() => TestPipelines.Parse(yaml, File, environment ?? NoEnvironment));
 
     [Fact]
     public void Parse_FullKnmiPipeline_ReturnsExpectedSpec()
@@ -107,7 +108,7 @@ public sealed class PipelineLoaderTests
         ]);
 
         // When
-        var spec = PipelineLoader.Parse(yaml, File, Env(("KNMI_API_KEY", "k-123")));
+        var spec = TestPipelines.Parse(yaml, File, Env(("KNMI_API_KEY", "k-123")));
 
         // Then
         spec.Name.ShouldBe("knmi-hourly");
@@ -130,11 +131,11 @@ public sealed class PipelineLoaderTests
         spec.Http.ShouldBe(new HttpSpec(12, 30, 1000, TimeSpan.FromSeconds(10), 3, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), 4, TimeSpan.FromMinutes(2)));
         spec.Destinations.Count.ShouldBe(2);
         spec.Destinations[0].Type.ShouldBe("raw");
-        spec.Destinations[0].Path.ShouldBe("./lake");
+        ((StoreDestinationSpec)spec.Destinations[0]).Path.ShouldBe("./lake");
         spec.Destinations[1].Type.ShouldBe("parquet");
-        spec.Destinations[1].Path.ShouldBe("s3://bucket/lake");
-        spec.Destinations[1].Compression.ShouldBe("snappy");
-        spec.Destinations[1].TargetFileBytes.ShouldBe(64L << 20);
+        ((ParquetDestinationSpec)spec.Destinations[1]).Path.ShouldBe("s3://bucket/lake");
+        ((ParquetDestinationSpec)spec.Destinations[1]).Compression.ShouldBe("snappy");
+        ((ParquetDestinationSpec)spec.Destinations[1]).TargetFileBytes.ShouldBe(64L << 20);
         spec.Validation.ShouldBeNull();
         spec.Transforms.Select(t => t.Name).ShouldBe(["split", "epoch_ms"]);
         spec.Transforms[0].Settings["separator"].ShouldBe(",");
@@ -148,7 +149,7 @@ public sealed class PipelineLoaderTests
         var yaml = Without(Knmi, 10);
 
         // When
-        var spec = PipelineLoader.Parse(yaml, File, NoEnvironment);
+        var spec = TestPipelines.Parse(yaml, File, NoEnvironment);
 
         // Then
         spec.Enabled.ShouldBeTrue();
@@ -164,7 +165,7 @@ public sealed class PipelineLoaderTests
         source.MaxDataPoints.ShouldBe(300_000);
         spec.Transforms.ShouldBeEmpty();
         spec.Validation.ShouldBeNull();
-        spec.Destinations.Single().PartitionBy.ShouldBeEmpty();
+        spec.Destinations.Single().ShouldBeOfType<RawDestinationSpec>();
     }
 
     [Fact]
@@ -174,7 +175,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Knmi, 13, "  - type: parquet");
 
         // When
-        var destination = PipelineLoader.Parse(yaml, File, NoEnvironment).Destinations.Single();
+        var destination = (ParquetDestinationSpec)TestPipelines.Parse(yaml, File, NoEnvironment).Destinations.Single();
 
         // Then
         destination.PartitionBy.ShouldBe(["ingestion_date", "load_type", "event_date"]);
@@ -192,7 +193,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Knmi, 11, $"  step: {step}");
 
         // When
-        var source = (KnmiSourceSpec)PipelineLoader.Parse(yaml, File, NoEnvironment).Source;
+        var source = (KnmiSourceSpec)TestPipelines.Parse(yaml, File, NoEnvironment).Source;
 
         // Then
         source.Step.ShouldBe(TimeSpan.FromMinutes(minutes));
@@ -219,7 +220,7 @@ public sealed class PipelineLoaderTests
         var yaml = Yaml(Noaa);
 
         // When
-        var source = PipelineLoader.Parse(yaml, File, NoEnvironment).Source.ShouldBeOfType<NoaaSourceSpec>();
+        var source = TestPipelines.Parse(yaml, File, NoEnvironment).Source.ShouldBeOfType<NoaaSourceSpec>();
 
         // Then
         source.Type.ShouldBe("noaa-cdo");
@@ -241,7 +242,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Knmi, 5, "  api_key: Bearer ${KNMI_API_KEY}");
 
         // When
-        var source = (KnmiSourceSpec)PipelineLoader.Parse(yaml, File, Env(("KNMI_API_KEY", "abc"))).Source;
+        var source = (KnmiSourceSpec)TestPipelines.Parse(yaml, File, Env(("KNMI_API_KEY", "abc"))).Source;
 
         // Then
         source.ApiKey.ShouldBe("Bearer abc");
@@ -254,7 +255,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Knmi, 6, "  collection: ${COLLECTION:-daily-validated}");
 
         // When
-        var source = (KnmiSourceSpec)PipelineLoader.Parse(yaml, File, NoEnvironment).Source;
+        var source = (KnmiSourceSpec)TestPipelines.Parse(yaml, File, NoEnvironment).Source;
 
         // Then
         source.Collection.ShouldBe("daily-validated");
@@ -267,7 +268,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Knmi, 6, "  collection: ${COLLECTION:-daily-validated}");
 
         // When
-        var source = (KnmiSourceSpec)PipelineLoader.Parse(yaml, File, Env(("COLLECTION", "hourly"))).Source;
+        var source = (KnmiSourceSpec)TestPipelines.Parse(yaml, File, Env(("COLLECTION", "hourly"))).Source;
 
         // Then
         source.Collection.ShouldBe("hourly");
@@ -280,7 +281,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Knmi, 7, "  stations: [\"${STATION}\", 0-20000-0-06240]") + "http:\n  concurrency: ${WORKERS:-3}\n";
 
         // When
-        var spec = PipelineLoader.Parse(yaml, File, Env(("STATION", "0-20000-0-06260")));
+        var spec = TestPipelines.Parse(yaml, File, Env(("STATION", "0-20000-0-06260")));
 
         // Then
         ((KnmiSourceSpec)spec.Source).Stations.ShouldBe(["0-20000-0-06260", "0-20000-0-06240"]);
@@ -546,7 +547,7 @@ public sealed class PipelineLoaderTests
         var yaml = Replace(Noaa, 9, $"  window: {window}");
 
         // When
-        var source = (NoaaSourceSpec)PipelineLoader.Parse(yaml, File, NoEnvironment).Source;
+        var source = (NoaaSourceSpec)TestPipelines.Parse(yaml, File, NoEnvironment).Source;
 
         // Then
         source.Window.Months.ShouldBe(months);
@@ -670,7 +671,7 @@ public sealed class PipelineLoaderTests
         var path = Path.Combine(Path.GetTempPath(), $"ingot-missing-{Guid.NewGuid():N}.yaml");
 
         // When
-        var e = Should.Throw<ConfigException>(() => PipelineLoader.Load(path, NoEnvironment));
+        var e = Should.Throw<ConfigException>(() => TestPipelines.Load(path, NoEnvironment));
 
         // Then
         e.Message.ShouldBe($"{path}: file not found");

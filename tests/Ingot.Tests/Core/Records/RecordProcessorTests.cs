@@ -21,7 +21,7 @@ public sealed class RecordProcessorTests : IDisposable
             """, TestContext.Current.CancellationToken);
         var source = new NoaaSourceSpec("http://noaa.test", "tok", "PRECIP_15", ["COOP:010008"], ["QPCP"], null,
             DateTimeOffset.UnixEpoch, null, new IsoPeriod(1, TimeSpan.Zero, "P1M"), 1000, 10);
-        var spec = new PipelineSpec("p", null, null, true, null, source, HttpSpec.Default, [], new ValidationSpec(schema, onInvalid), [], Path.Combine(_dir, "p.yaml"));
+        var spec = new PipelineSpec("p", null, null, true, null, [source], HttpSpec.Default, [], new ValidationSpec(schema, onInvalid), [], Path.Combine(_dir, "p.yaml"));
         return (await RecordProcessor.CreateAsync(spec, TestContext.Current.CancellationToken))!;
     }
 
