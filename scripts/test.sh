@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of Ingot on a fresh machine: installs what the tests need (DuckDB native library,
-# s3rver), builds the solution, runs the whole suite (unit, integration against real servers, and
-# end-to-end runs of the built executable). The test fixtures start and stop the servers themselves.
+# Runs every test of Ingot on a fresh machine: installs what the tests need (s3rver; DuckDB's native
+# library comes from NuGet with the build), builds the solution, runs the whole suite (unit, integration
+# against real servers, and end-to-end runs of the built executable). The test fixtures start and stop the
+# servers themselves.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

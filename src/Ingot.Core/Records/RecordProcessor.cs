@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Ingot.Config;
 using Ingot.Destinations;
-using NJsonSchema;
 
 namespace Ingot.Records;
 
@@ -18,10 +17,10 @@ public sealed class RecordProcessor
     public const string ErrorsColumn = "validation_errors";
 
     private readonly IReadOnlyList<ITransform> _transforms;
-    private readonly JsonSchema? _schema;
+    private readonly RecordValidator? _schema;
     private readonly OnInvalid _onInvalid;
 
-    private RecordProcessor(IReadOnlyList<ITransform> transforms, JsonSchema? schema, OnInvalid onInvalid)
+    private RecordProcessor(IReadOnlyList<ITransform> transforms, RecordValidator? schema, OnInvalid onInvalid)
     {
         _transforms = transforms;
         _schema = schema;
@@ -32,18 +31,9 @@ public sealed class RecordProcessor
     public static async Task<RecordProcessor?> CreateAsync(PipelineSpec spec, CancellationToken cancellationToken)
     {
         if (spec.Transforms.Count == 0 && spec.Validation is null) return null;
-        JsonSchema? schema = null;
+        RecordValidator? schema = null;
         if (spec.Validation is { } v)
-        {
-            try
-            {
-                schema = await JsonSchema.FromFileAsync(v.SchemaPath, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is Newtonsoft.Json.JsonException or InvalidOperationException or NotSupportedException)
-            {
-                throw new ConfigException($"{v.SchemaPath}: not a usable JSON Schema: {e.Message}");
-            }
-        }
+            schema = await RecordValidator.LoadAsync(v.SchemaPath, cancellationToken).ConfigureAwait(false);
         return new RecordProcessor(Transforms.Build(spec.Transforms), schema, spec.Validation?.OnInvalid ?? OnInvalid.Quarantine);
     }
 
@@ -71,9 +61,8 @@ public sealed class RecordProcessor
                 if (errors.Count == 0 && _schema is not null)
                 {
                     // A record still held as its source text is validated as that text: no object is built for it.
-                    var text = _transforms.Count == 0 && record.TryGetUtf8(out var utf8) ? System.Text.Encoding.UTF8.GetString(utf8.Span) : record.Fields.ToJsonString();
-                    foreach (var error in _schema.Validate(text))
-                        errors.Add($"{(string.IsNullOrEmpty(error.Path) ? "#" : error.Path)}: {error.Kind}{(error.Property is null ? "" : $" ({error.Property})")}");
+                    var json = _transforms.Count == 0 && record.TryGetUtf8(out var utf8) ? utf8 : System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record.Fields);
+                    errors.AddRange(_schema.Validate(json.Span));
                 }
                 if (errors.Count == 0)
                 {

@@ -54,7 +54,7 @@ internal static unsafe partial class NativeMethods
 
         throw new DllNotFoundException(
             $"Ingot could not load the DuckDB native library (tried {string.Join(", ", tried)}). " +
-            $"Run scripts/bootstrap.sh to fetch it into .tools/duckdb, or set {LibraryEnvironmentVariable} to the path of libduckdb.so.");
+            $"The build copies it from the DuckDB.NET.Bindings.Full package next to the binaries (linux-x64); for another platform build with -r <rid>, or set {LibraryEnvironmentVariable} to the path of libduckdb.so.");
     }
 
     [LibraryImport(Library, EntryPoint = "duckdb_library_version")]
