@@ -41,18 +41,18 @@ internal static class KnmiBench
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { Timeout = Timeout.InfiniteTimeSpan };
             var observer = new Counting();
             var resilient = new ResilientHttp(client, http, time, observer, null);
-            using var knmi = new KnmiSource(source, resilient, time);
-            var planned = knmi.Plan(start, end);
+            await using var knmi = new KnmiSource(source, resilient, time);
+            var planned = Sources.Knmi.KnmiPlanner.Plan(source.Collection, source.Stations, source.Parameters.Count, source.Step, source.MaxDataPoints, source.Start, source.End, start, end);
             var noDestinations = Environment.GetEnvironmentVariable("BENCH_NODEST") is not null;
 
             async Task<RunSummary> Engine(string name, DateTimeOffset from, DateTimeOffset to)
             {
                 var lake = Path.Combine(work, name, "lake");
-                var spec = new PipelineSpec(name, null, null, true, null, source, http,
-                    [new DestinationSpec("raw", lake, [], "zstd", 0, new StoreOptions())], null, [], Path.Combine(work, name, "p.yaml"));
+                var spec = new PipelineSpec(name, null, null, true, null, [source], http,
+                    [new RawDestinationSpec(lake, new StoreOptions())], null, [], Path.Combine(work, name, "p.yaml"));
                 await using var state = SqliteStateStore.Open(Path.Combine(work, name, "state.db"), time);
                 IReadOnlyList<IDestination> dests = noDestinations ? [] : [new RawDestination(new LocalBlobStore(lake))];
-                var runner = new Runner(spec, knmi, dests, state, new Quiet(), time);
+                var runner = new Runner(spec, [knmi], dests, state, new Quiet(), time);
                 observer.Runner = runner;
                 return await runner.RunAsync(new RunOptions(from, to), CancellationToken.None);
             }
@@ -169,8 +169,8 @@ internal static class KnmiBench
     private sealed class Quiet : IRunObserver
     {
         public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { }
-        public void ChunkLanded(RunInfo run, Chunk chunk, ChunkOutcome outcome) { }
-        public void ChunkFailed(RunInfo run, Chunk chunk, string error, int attempts) => Console.Error.WriteLine($"failed {chunk.Key}: {error}");
+        public void ChunkLanded(RunInfo run, WorkUnit chunk, ChunkOutcome outcome) { }
+        public void ChunkFailed(RunInfo run, WorkUnit chunk, string error, int attempts) => Console.Error.WriteLine($"failed {chunk.Key}: {error}");
         public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
         public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { }
         public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { }

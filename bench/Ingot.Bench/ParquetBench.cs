@@ -8,6 +8,7 @@ using Ingot.Config;
 using Ingot.Destinations;
 using Ingot.DuckDb;
 using Ingot.DuckDb.Parquet;
+using Ingot.Sources;
 using Ingot.Storage;
 using Record = Ingot.Records.Record;
 
@@ -152,9 +153,9 @@ internal static class ParquetBench
     private static async Task LandWithIngotAsync(string input, string output, int chunkSize)
     {
         var store = new LocalBlobStore(output);
-        var spec = new DestinationSpec("parquet", output, ["ingestion_date", "load_type"], "zstd", 0, new StoreOptions());
+        var spec = new ParquetDestinationSpec(output, new StoreOptions(), ["ingestion_date", "load_type"], "zstd", 0);
         await using var destination = ParquetDestination.Create(spec, store, "bench");
-        var run = new RunContext(Guid.NewGuid(), "bench", "noaa-cdo", TimeProvider.System.GetUtcNow(), LoadType.Full);
+        var run = new RunContext(Guid.NewGuid(), "bench", TimeProvider.System.GetUtcNow());
         await destination.PrepareAsync(run, CancellationToken.None);
         var journal = new NullJournal();
 
@@ -196,7 +197,7 @@ internal static class ParquetBench
         {
             await foreach (var (chunk, arenas) in channel.Reader.ReadAllAsync())
             {
-                await destination.LandAsync(run, chunk, journal, CancellationToken.None);
+                await LandAsync(destination, run, chunk, journal);
                 foreach (var used in arenas) System.Buffers.ArrayPool<byte>.Shared.Return(used);
             }
         })).ToArray();
@@ -268,15 +269,28 @@ internal static class ParquetBench
         }
     }
 
+    /// <summary>A unit of the bench's stream with its one page, as a source hands it to the engine.</summary>
+    private sealed record ChunkData(WorkUnit Unit, FetchedPage Page);
+
     private static ChunkData ToChunk(int index, List<Record> records)
     {
         var key = $"precip-{index:D5}";
-        return new ChunkData(key, "precip", DateTimeOffset.UnixEpoch, [new FetchedPage(key, ReadOnlyMemory<byte>.Empty, "GET /data", 200, DateTimeOffset.UnixEpoch, records)]);
+        var unit = new WorkUnit(key, "precip", "noaa-cdo", "noaa-cdo", new TimeWindowBounds(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(1), DateTimeOffset.UnixEpoch.AddDays(1), []),
+            UnitIdentity.Of(("bench", "1")), LoadType.Full);
+        return new ChunkData(unit, new FetchedPage(key, ReadOnlyMemory<byte>.Empty, "GET /data", 200, DateTimeOffset.UnixEpoch, records));
+    }
+
+    /// <summary>Lands a unit the way the engine's landers do: begin, write its page, complete.</summary>
+    private static async Task LandAsync(IDestination destination, RunContext run, ChunkData chunk, IFileJournal journal)
+    {
+        await using var writer = await destination.BeginAsync(run, chunk.Unit, journal, CancellationToken.None);
+        await writer.WriteAsync(chunk.Page, CancellationToken.None);
+        await writer.CompleteAsync(new UnitTotals(chunk.Page.Records.Count, 0, 1, 0), CancellationToken.None);
     }
 
     private sealed class NullJournal : IFileJournal
     {
-        public Task WillWriteAsync(string destination, string path, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>NOAA-like PRECIP_15 rows: station, date, datatype, attributes, value.</summary>

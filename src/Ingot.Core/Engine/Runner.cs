@@ -225,11 +225,14 @@ public sealed class Runner(
         public long Started { get; } = started;
         public Channel<FetchedPage> Pages { get; } = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(PagesAhead) { SingleReader = true, SingleWriter = true });
         public CancellationTokenSource Fetch { get; } = fetch;
+
+        /// <summary>Set when the fetch worker is done with the unit; the lander then disposes <see cref="Fetch"/>.</summary>
+        public TaskCompletionSource Fetched { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private async Task FetchUnitAsync(WorkUnit unit, ChunkState? previous, ChannelWriter<UnitFlow> landing, CancellationTokenSource halt)
     {
-        using var fetch = CancellationTokenSource.CreateLinkedTokenSource(halt.Token);
+        var fetch = CancellationTokenSource.CreateLinkedTokenSource(halt.Token);
         var flow = new UnitFlow(unit, time.GetTimestamp(), fetch);
         var posted = false;
         try
@@ -262,6 +265,7 @@ public sealed class Runner(
             }
             flow.Pages.Writer.TryComplete(e);
         }
+        flow.Fetched.TrySetResult();
         if (!posted) await landing.WriteAsync(flow, CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -306,7 +310,13 @@ public sealed class Runner(
         {
             foreach (var (_, w) in writers) await w.DisposeAsync().ConfigureAwait(false);
             // Drain what a cancelled fetch still wrote, so its worker never waits on a full channel.
+            while (!flow.Fetched.Task.IsCompleted)
+            {
+                while (flow.Pages.Reader.TryRead(out _)) { }
+                await Task.WhenAny(flow.Fetched.Task, Task.Delay(50, CancellationToken.None)).ConfigureAwait(false);
+            }
             while (flow.Pages.Reader.TryRead(out _)) { }
+            flow.Fetch.Dispose();
         }
     }
 

@@ -107,9 +107,7 @@ public interface IStateStore : IAsyncDisposable
     Task<IReadOnlyList<PendingDeletion>> CommitUnitsAsync(string pipeline, IReadOnlyList<UnitCommit> commits, CancellationToken cancellationToken);
 
     /// <summary>Marks the chunk done with exactly these files, in one transaction; returns the journaled files it no longer keeps.</summary>
-    Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
-        CommitUnitsAsync(pipeline, [new UnitCommit(key, stream, runId, records, coveredTo, null, null,
-            files.GroupBy(f => f.Destination).Select(g => new Receipt(g.Key, g.ToList(), 0)).ToList())], cancellationToken);
+    Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken);
 
     /// <summary><c>ingot state rebuild</c>: records runs and units found in the lake, in one transaction, replacing what the store had for them.</summary>
     Task AdoptAsync(string pipeline, IReadOnlyList<RunRecord> runs, IReadOnlyList<AdoptedUnit> units, CancellationToken cancellationToken);

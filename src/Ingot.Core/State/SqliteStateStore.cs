@@ -390,7 +390,8 @@ public sealed class SqliteStateStore : IStateStore
         }), cancellationToken);
 
     public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
-        ((IStateStore)this).CommitChunkAsync(pipeline, key, stream, runId, records, coveredTo, files, cancellationToken);
+        CommitUnitsAsync(pipeline, [new UnitCommit(key, stream, runId, records, coveredTo, null, null,
+            files.GroupBy(f => f.Destination).Select(g => new Receipt(g.Key, g.ToList(), 0)).ToList())], cancellationToken);
 
     public Task StorePlanAsync(string pipeline, IReadOnlyList<Sources.WorkUnit> units, CancellationToken cancellationToken) =>
         WithLockAsync(() => InTransaction(tx =>

@@ -113,6 +113,8 @@ public sealed class RunnerTests : IDisposable
         public Task<IReadOnlySet<string>> KnownKeysAsync(string pipeline, CancellationToken cancellationToken) => inner.KnownKeysAsync(pipeline, cancellationToken);
         public Task StorePlanAsync(string pipeline, IReadOnlyList<WorkUnit> units, CancellationToken cancellationToken) => inner.StorePlanAsync(pipeline, units, cancellationToken);
         public Task AdoptAsync(string pipeline, IReadOnlyList<RunRecord> runs, IReadOnlyList<AdoptedUnit> units, CancellationToken cancellationToken) => inner.AdoptAsync(pipeline, runs, units, cancellationToken);
+        public Task<IReadOnlyList<PendingDeletion>> CommitChunkAsync(string pipeline, string key, string stream, Guid runId, long records, DateTimeOffset coveredTo, IReadOnlyList<LandedFile> files, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("database is gone (injected)");
         public Task<IReadOnlyList<PendingDeletion>> CommitUnitsAsync(string pipeline, IReadOnlyList<UnitCommit> commits, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("database is gone (injected)");
         public Task<IReadOnlyList<PendingDeletion>> FailChunkAsync(string pipeline, string key, string stream, Guid runId, string error, CancellationToken cancellationToken) =>
