@@ -59,6 +59,7 @@ public sealed class ConnectorRegistry
     public static ConnectorRegistry Core { get; } = Empty
         .With(new Sources.Knmi.KnmiConnector())
         .With(new Sources.Noaa.NoaaConnector())
+        .With(new Sources.Files.FilesConnector())
         .With(new RawConnector());
 
     public IReadOnlyCollection<string> SourceTypes => _sources.Keys;

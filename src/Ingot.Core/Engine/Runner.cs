@@ -356,7 +356,7 @@ public sealed class Runner(
                 await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, unit.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
                 return;
             }
-            var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or InvalidDataException or Records.InvalidRecordsException
+            var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or InvalidDataException or Records.InvalidRecordsException or Sources.Files.FileParseException
                 ? e.Message : $"{e.GetType().Name}: {e.Message}");
             var obsolete = await state.FailChunkAsync(spec.Name, unit.Key, unit.Stream, RunId, message, CancellationToken.None).ConfigureAwait(false);
             await DeleteAllAsync(obsolete).ConfigureAwait(false);
