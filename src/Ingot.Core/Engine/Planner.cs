@@ -91,6 +91,7 @@ public static class Planner
                 if (u.Window!.From >= ob.To) break;
                 if (!u.Bounds.Overlaps(ob)) continue;
                 overlapped.Add((old, u));
+                if (UnitIdentity.Parse(old.Identity) is { } before && before.Text != u.Identity.Text) changed.Add((u, before));
                 if (!retire.TryGetValue(u.Key, out var list)) retire[u.Key] = list = [];
                 list.Add(old.Key);
                 break;
