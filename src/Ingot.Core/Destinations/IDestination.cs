@@ -26,6 +26,13 @@ public sealed record FetchedPage(
     /// <summary>The raw archive's file extension for this page's body.</summary>
     public string RawExtension { get; init; } = "json";
 
+    /// <summary>
+    /// Cursor streams: the stream's checkpoint after this page — the largest cursor value the unit has delivered so far,
+    /// in the source's own sortable text form (the source compares; the engine only keeps the last page's value). Used
+    /// when the unit has no planned <see cref="Sources.WorkUnit.Checkpoint"/>.
+    /// </summary>
+    public string? Cursor { get; init; }
+
     /// <summary>Records of this page that failed validation (set by the engine's record processing).</summary>
     public IReadOnlyList<QuarantinedRecord> Quarantine { get; init; } = [];
 }

@@ -124,6 +124,14 @@ public sealed record WorkUnit(
 {
     public IReadOnlyList<string> Replaces { get; init; } = [];
 
+    /// <summary>
+    /// Cursor streams (<see cref="CursorBounds"/>): the checkpoint the stream may move to once this unit and every unit
+    /// planned before it for the stream in this run are done — e.g. a keyset page's upper cursor, already bounded by
+    /// what is certainly committed. Null: the unit's last page says (<see cref="Destinations.FetchedPage.Cursor"/>).
+    /// The engine moves the checkpoint in the same state transaction as the unit that completes the done prefix.
+    /// </summary>
+    public string? Checkpoint { get; init; }
+
     /// <summary>The time window, for time-windowed sources.</summary>
     public TimeWindowBounds? Window => Bounds as TimeWindowBounds;
 
