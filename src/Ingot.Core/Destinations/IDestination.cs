@@ -33,6 +33,9 @@ public sealed record FetchedPage(
     /// </summary>
     public string? Cursor { get; init; }
 
+    /// <summary>With <see cref="Cursor"/>: the source's memo to keep with the checkpoint (see <see cref="Sources.WorkUnit.CheckpointMemo"/>).</summary>
+    public string? CursorMemo { get; init; }
+
     /// <summary>Records of this page that failed validation (set by the engine's record processing).</summary>
     public IReadOnlyList<QuarantinedRecord> Quarantine { get; init; } = [];
 }

@@ -132,6 +132,13 @@ public sealed record WorkUnit(
     /// </summary>
     public string? Checkpoint { get; init; }
 
+    /// <summary>
+    /// Kept with <see cref="Checkpoint"/> when it moves and handed back to the next plan in
+    /// <see cref="State.Watermark.Memo"/>: what the source needs to continue exactly (a PostgreSQL snapshot fence, the
+    /// keys landed inside a REST look-back window). Null: the last page's <see cref="Destinations.FetchedPage.CursorMemo"/>.
+    /// </summary>
+    public string? CheckpointMemo { get; init; }
+
     /// <summary>The time window, for time-windowed sources.</summary>
     public TimeWindowBounds? Window => Bounds as TimeWindowBounds;
 

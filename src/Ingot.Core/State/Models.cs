@@ -29,7 +29,11 @@ public sealed record ChunkState(
 }
 
 /// <summary>A stream's checkpoint moving in the same transaction as the unit that carried it there.</summary>
-public sealed record CheckpointMove(string Stream, string Value, long RecordCount);
+public sealed record CheckpointMove(string Stream, string Value, long RecordCount)
+{
+    /// <summary>The source's memo kept with the checkpoint (<see cref="Sources.WorkUnit.CheckpointMemo"/>).</summary>
+    public string? Memo { get; init; }
+}
 
 /// <summary>
 /// One unit's commit: done, with exactly these receipts (files and rows), its identity and bounds; the units it
@@ -65,7 +69,11 @@ public sealed record RunRecord(
     string Args,
     string? Summary);
 
-public sealed record Watermark(string Pipeline, string Stream, string Value, long RecordCount, DateTimeOffset UpdatedAt);
+public sealed record Watermark(string Pipeline, string Stream, string Value, long RecordCount, DateTimeOffset UpdatedAt)
+{
+    /// <summary>What the source kept with the checkpoint when it last moved (a snapshot fence, look-back keys), or null.</summary>
+    public string? Memo { get; init; }
+}
 
 public sealed record LeaseHolder(Guid RunId, string Host, int Pid, DateTimeOffset HeartbeatAt, DateTimeOffset ExpiresAt);
 
