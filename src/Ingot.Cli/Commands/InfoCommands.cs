@@ -121,7 +121,8 @@ internal static class StatusCommand
     {
         var pipeline = Common.PipelineArgument();
         var json = Common.JsonOption();
-        var command = new Command("status", "watermarks, done/failed/pending chunks, last runs") { pipeline, json };
+        var checkpoints = new Option<bool>("--checkpoints") { Description = "print the checkpoints as checkpoints.json (one object per stream)" };
+        var command = new Command("status", "per stream: checkpoint, done/failed/pending units; last runs") { pipeline, json, checkpoints };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
@@ -134,12 +135,33 @@ internal static class StatusCommand
             var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
             long? quotaUsed = spec.Http.DailyQuota is null ? null : await state.GetQuotaUsageAsync(PipelineRunner.QuotaScope(spec.Source), today, io.Cancellation).ConfigureAwait(false);
             var failed = chunks.Values.Where(c => c.Status == ChunkStatus.Failed).OrderBy(c => c.Key, StringComparer.Ordinal).ToList();
+            if (parse.GetValue(checkpoints))
+            {
+                await io.Out.WriteLineAsync(CheckpointsFile.Render(marks)).ConfigureAwait(false);
+                return 0;
+            }
+            var streams = spec.Streams.Select(s =>
+            {
+                var units = chunks.Values.Where(c => c.Stream == s).ToList();
+                var mark = marks.FirstOrDefault(m => m.Stream == s);
+                return new StreamStatus(s, mark, units.Count(c => c.Status == ChunkStatus.Done), units.Count(c => c.Status == ChunkStatus.Failed),
+                    units.Count(c => c.Status == ChunkStatus.Pending), units.Where(c => c.Status == ChunkStatus.Failed).Select(c => c.LastError).FirstOrDefault());
+            }).ToList();
             if (parse.GetValue(json))
             {
                 await io.Out.WriteLineAsync(JsonSerializer.Serialize(new
                 {
                     pipeline = spec.Name,
                     chunks = byStatus,
+                    streams = streams.Select(s => new
+                    {
+                        stream = s.Stream,
+                        checkpoint = s.Mark?.Value,
+                        record_count = s.Mark?.RecordCount,
+                        checkpoint_updated_at = s.Mark?.UpdatedAt,
+                        units = new { done = s.Done, failed = s.Failed, pending = s.Pending },
+                        last_error = s.Error,
+                    }),
                     watermarks = marks.ToDictionary(m => m.Stream, m => new { value = m.Value, record_count = m.RecordCount, updated_at = m.UpdatedAt }),
                     failed = failed.Select(c => new { key = c.Key, attempts = c.Attempts, error = c.LastError }),
                     runs = runs.Select(r => new { run_id = r.RunId, started_at = r.StartedAt, status = r.Status, exit_code = r.ExitCode }),
@@ -149,8 +171,12 @@ internal static class StatusCommand
             }
             await io.Out.WriteLineAsync($"pipeline {spec.Name}").ConfigureAwait(false);
             await io.Out.WriteLineAsync($"chunks: {string.Join(", ", byStatus.Select(kv => $"{kv.Value} {kv.Key}"))}").ConfigureAwait(false);
+            foreach (var s in streams)
+            {
+                var mark = s.Mark is null ? "no checkpoint yet" : $"checkpoint {s.Mark.Value} ({s.Mark.RecordCount:N0} records, moved {s.Mark.UpdatedAt:O})";
+                await io.Out.WriteLineAsync($"stream {s.Stream}: {s.Done} done, {s.Failed} failed, {s.Pending} pending; {mark}{(s.Error is null ? "" : "; last error: " + s.Error)}").ConfigureAwait(false);
+            }
             if (spec.Http.DailyQuota is { } dq) await io.Out.WriteLineAsync($"quota {today:yyyy-MM-dd} (UTC): {quotaUsed:N0} of {dq:N0} requests used").ConfigureAwait(false);
-            foreach (var m in marks) await io.Out.WriteLineAsync($"watermark {m.Stream}: {m.Value} ({m.RecordCount:N0} records, updated {m.UpdatedAt:O})").ConfigureAwait(false);
             foreach (var c in failed.Take(20)) await io.Out.WriteLineAsync($"failed {c.Key} ({c.Attempts} attempts): {c.LastError}").ConfigureAwait(false);
             foreach (var r in runs) await io.Out.WriteLineAsync($"run {r.RunId} {r.StartedAt:O} {r.Status} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
             return 0;
@@ -158,6 +184,8 @@ internal static class StatusCommand
         return command;
     }
 }
+
+internal sealed record StreamStatus(string Stream, Watermark? Mark, int Done, int Failed, int Pending, string? Error);
 
 internal static class RunsCommand
 {

@@ -3,6 +3,7 @@ using Ingot.Cli.Output;
 using Ingot.Config;
 using Ingot.Engine;
 using Ingot.Http;
+using Ingot.Observability;
 using Spectre.Console;
 
 namespace Ingot.Cli.Commands;
@@ -47,9 +48,17 @@ internal static class RunCommand
         await using var simulatorScope = simulator;
         await using var state = Composition.OpenState(settings, time);
         var runId = Guid.NewGuid();
-        var interactive = format != "json" && ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
-        using var log = new JsonLog(interactive ? null : io.Out, Path.Combine(settings.Home, "runs", $"{runId}.jsonl"), time, settings.LogLevel);
-        IRunObserver observer = interactive ? new FanOut(log, new ProgressBar(AnsiConsole.Console, time)) : log;
+        var terminal = ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
+        // On a terminal without --log-format: the live display, the JSON log only in the run log. Otherwise the asked
+        // format (JSON by default) on stdout.
+        var interactive = terminal && format is null;
+        var level = RunLogProvider.ParseLevel(settings.LogLevel);
+        using var otlp = OtlpExport.Start(settings.Environment);
+        using var provider = new RunLogProvider(interactive ? null : io.Out, format == "text" ? LogFormat.Text : LogFormat.Json,
+            Path.Combine(settings.Home, "runs", $"{runId}.jsonl"), level, time);
+        var log = new LoggingRunObserver(provider.CreateLogger(LoggingRunObserver.Category));
+        var display = interactive ? new ProgressDisplay(AnsiConsole.Console, time) : null;
+        IRunObserver observer = display is null ? log : new FanOut(log, display);
         var info = new RunInfo(runId, spec.Name);
         await using var pipelineRunner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, observer, time, options.Concurrency, runId, external).ConfigureAwait(false);
 
@@ -61,7 +70,7 @@ internal static class RunCommand
             if (Interlocked.Increment(ref presses) == 1)
             {
                 e.Cancel = true;
-                log.Write("warn", "Cancel requested: finishing or rolling back in-flight chunks", info, []);
+                log.Message(info, "warn", "Cancel requested: finishing or rolling back in-flight chunks");
                 stop.Cancel();
             }
         };
@@ -72,13 +81,15 @@ internal static class RunCommand
             ctx.Cancel = true;
             if (Interlocked.Increment(ref presses) == 1)
             {
-                log.Write("warn", "SIGTERM: finishing or rolling back in-flight chunks", info, []);
+                log.Message(info, "warn", "SIGTERM: finishing or rolling back in-flight chunks");
                 stop.Cancel();
             }
         });
         try
         {
-            var summary = await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false);
+            var summary = display is null
+                ? await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false)
+                : await display.RunAsync(() => pipelineRunner.RunAsync(options, stop.Token)).ConfigureAwait(false);
             return summary.ExitCode;
         }
         finally

@@ -9,6 +9,7 @@ using System.Threading.Channels;
 using Ingot.Config;
 using Ingot.Destinations;
 using Ingot.Http;
+using Ingot.Observability;
 using Ingot.Sources;
 using Ingot.State;
 
@@ -62,10 +63,15 @@ public sealed class Runner(
     public void CountAttempt(string chunkKey)
     {
         Interlocked.Increment(ref _requests);
+        IngotTelemetry.Requests.Add(1, new KeyValuePair<string, object?>(IngotTelemetry.PipelineTag, spec.Name));
         _unitRequests.AddOrUpdate(chunkKey, 1, (_, n) => n + 1);
     }
 
-    public void CountRetry() => Interlocked.Increment(ref _retries);
+    public void CountRetry()
+    {
+        Interlocked.Increment(ref _retries);
+        IngotTelemetry.Retries.Add(1, new KeyValuePair<string, object?>(IngotTelemetry.PipelineTag, spec.Name));
+    }
 
     /// <summary>Plans without running: what <c>ingot plan</c> shows (no lease, no state written).</summary>
     public async Task<RunPlan> PlanAsync(RunOptions options, CancellationToken cancellationToken)
@@ -100,9 +106,15 @@ public sealed class Runner(
         if (lease.TookOver) observer.Message(Info, "warn", $"took over the lease of run {lease.Holder!.RunId}, whose process is gone or whose lease expired");
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(heartbeatStop.Token);
+        using var activity = IngotTelemetry.Source.StartActivity("ingot.run", ActivityKind.Internal);
+        activity?.SetTag(IngotTelemetry.PipelineTag, spec.Name);
+        activity?.SetTag(IngotTelemetry.RunTag, RunId.ToString());
         try
         {
-            return await RunLeasedAsync(options, clock, stop).ConfigureAwait(false);
+            var summary = await RunLeasedAsync(options, clock, stop).ConfigureAwait(false);
+            activity?.SetTag("ingot.run.status", summary.Status);
+            if (summary.ExitCode != ExitCodes.Complete) activity?.SetStatus(ActivityStatusCode.Error, summary.Status);
+            return summary;
         }
         finally
         {
@@ -210,6 +222,13 @@ public sealed class Runner(
         return summary;
     }
 
+    private TagList Tags(WorkUnit unit, string outcome) => new()
+    {
+        { IngotTelemetry.PipelineTag, spec.Name },
+        { IngotTelemetry.StreamTag, unit.Stream },
+        { IngotTelemetry.OutcomeTag, outcome },
+    };
+
     private string? _quotaMessage;
     private Exception? _engineError;
     private CursorCheckpoints _cursors = new([], _ => false);
@@ -230,6 +249,8 @@ public sealed class Runner(
         public Channel<FetchedPage> Pages { get; } = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(PagesAhead) { SingleReader = true, SingleWriter = true });
         public CancellationTokenSource Fetch { get; } = fetch;
 
+        public Activity? Activity { get; set; }
+
         /// <summary>Set when the fetch worker is done with the unit; the lander then disposes <see cref="Fetch"/>.</summary>
         public TaskCompletionSource Fetched { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -238,6 +259,11 @@ public sealed class Runner(
     {
         var fetch = CancellationTokenSource.CreateLinkedTokenSource(halt.Token);
         var flow = new UnitFlow(unit, time.GetTimestamp(), fetch);
+        // The unit's span covers fetch to commit: started here (so its requests are its children), stopped by the lander.
+        flow.Activity = IngotTelemetry.Source.StartActivity("ingot.unit", ActivityKind.Internal);
+        flow.Activity?.SetTag(IngotTelemetry.PipelineTag, spec.Name);
+        flow.Activity?.SetTag(IngotTelemetry.StreamTag, unit.Stream);
+        flow.Activity?.SetTag(IngotTelemetry.UnitTag, unit.Key);
         var posted = false;
         try
         {
@@ -309,8 +335,10 @@ public sealed class Runner(
         }
         catch (Exception e)
         {
+            flow.Activity?.SetStatus(ActivityStatusCode.Error, Redact.Message(e.Message));
             await flow.Fetch.CancelAsync().ConfigureAwait(false);
             await FailOrRollBackAsync(unit, e, halt).ConfigureAwait(false);
+            IngotTelemetry.UnitDuration.Record(time.GetElapsedTime(flow.Started).TotalSeconds, Tags(unit, "failed"));
         }
         finally
         {
@@ -323,6 +351,7 @@ public sealed class Runner(
             }
             while (flow.Pages.Reader.TryRead(out _)) { }
             flow.Fetch.Dispose();
+            flow.Activity?.Dispose();
         }
     }
 
@@ -368,6 +397,9 @@ public sealed class Runner(
             Interlocked.Add(ref _bytes, t.Bytes);
             Interlocked.Increment(ref _done);
             Tally(l.Unit).Landed(t);
+            IngotTelemetry.Records.Add(t.Records, Tags(l.Unit, "landed"));
+            if (t.Quarantined > 0) IngotTelemetry.Records.Add(t.Quarantined, Tags(l.Unit, "quarantined"));
+            IngotTelemetry.UnitDuration.Record(time.GetElapsedTime(l.Started).TotalSeconds, Tags(l.Unit, "done"));
             observer.ChunkLanded(Info, l.Unit, new ChunkOutcome(t.Records + t.Quarantined, t.Records, t.Quarantined, t.Bytes,
                 _unitRequests.TryRemove(l.Unit.Key, out var n) ? n : 0, l.Receipts.Sum(r => r.Files.Count), time.GetElapsedTime(l.Started)));
         }

@@ -117,6 +117,13 @@ public sealed class ResilientHttp : IDisposable
             if (_quota is not null) await _quota.ReserveAsync(cancellationToken).ConfigureAwait(false);
             var slot = _limiter is null ? null : await _limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
             _observer.OnAttempt(chunkKey, attempt);
+            using var activity = Observability.IngotTelemetry.Source.StartActivity("ingot.request", System.Diagnostics.ActivityKind.Client);
+            if (activity is not null)
+            {
+                activity.SetTag("http.request.method", "GET");
+                activity.SetTag("url.full", Redact.Url(url));
+                activity.SetTag("http.request.resend_count", attempt - 1);
+            }
             var started = _time.GetTimestamp();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_spec.Timeout);
@@ -128,6 +135,7 @@ public sealed class ResilientHttp : IDisposable
                 if (slot is not null) _limiter!.Complete(slot);
                 var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
+                activity?.SetTag("http.response.status_code", status);
                 var contentType = response.Content.Headers.ContentType?.ToString();
                 var failure = check(status, body, contentType) ?? (status is >= 200 and < 300 ? null : Classify(status, body, contentType));
                 if (failure is not null && failure.RetryAfter is null && RetryAfterOf(response) is { } ra)
@@ -138,6 +146,7 @@ public sealed class ResilientHttp : IDisposable
                     return new HttpReply(status, body, contentType, attempt, _time.GetElapsedTime(started));
                 }
                 if (failure.IsTransient && status >= 500) _circuit.OnFailure(failure.Message);
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
                 throw failure;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
