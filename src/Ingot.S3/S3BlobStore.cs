@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: every S3 operation the lake needs (atomic put, hand-made multipart upload — s3rver needs
+// UseChunkEncoding=false, which TransferUtility cannot do —, listing, ranged reads) with one error mapping.
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: every state transition (plan, journal, commit, fail, adopt, lease) is one SQL transaction
+// here, next to the schema migrations it depends on; split by table, a commit that touches four tables would be spread out.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;

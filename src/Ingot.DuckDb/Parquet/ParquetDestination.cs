@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: staging a chunk into DuckDB, the partitioned COPY and the file journal around it are one
+// crash-safety argument (journal, write, fsync, rename); the unit records live in ParquetDestination.Units.cs.
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
