@@ -48,6 +48,8 @@ internal static class RunCommand
         await using var simulatorScope = simulator;
         await using var state = Composition.OpenState(settings, time);
         var runId = Guid.NewGuid();
+        var startedAt = time.GetUtcNow();
+        var runLog = Path.Combine(settings.Home, "runs", $"{runId}.jsonl");
         var terminal = ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
         // On a terminal without --log-format: the live display, the JSON log only in the run log. Otherwise the asked
         // format (JSON by default) on stdout.
@@ -55,7 +57,7 @@ internal static class RunCommand
         var level = RunLogProvider.ParseLevel(settings.LogLevel);
         using var otlp = OtlpExport.Start(settings.Environment);
         using var provider = new RunLogProvider(interactive ? null : io.Out, format == "text" ? LogFormat.Text : LogFormat.Json,
-            Path.Combine(settings.Home, "runs", $"{runId}.jsonl"), level, time);
+            runLog, level, time);
         var log = new LoggingRunObserver(provider.CreateLogger(LoggingRunObserver.Category));
         var display = interactive ? new ProgressDisplay(AnsiConsole.Console, time) : null;
         IRunObserver observer = display is null ? log : new FanOut(log, display);
@@ -90,7 +92,8 @@ internal static class RunCommand
             var summary = display is null
                 ? await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false)
                 : await display.RunAsync(() => pipelineRunner.RunAsync(options, stop.Token)).ConfigureAwait(false);
-            return summary.ExitCode;
+            var uploaded = await pipelineRunner.UploadLogAsync(runLog, startedAt, CancellationToken.None).ConfigureAwait(false);
+            return !uploaded && summary.ExitCode == ExitCodes.Complete ? ExitCodes.FailedChunks : summary.ExitCode;
         }
         finally
         {

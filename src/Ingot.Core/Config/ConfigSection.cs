@@ -118,6 +118,9 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
 
     private string Qualified(string key) => path == "pipeline" ? key : $"{path}.{key}";
 
+    /// <summary>The key's node as written (a scalar, list or mapping), for keys that accept several shapes.</summary>
+    public YamlNode? OptionalNode(string key) => Get(key);
+
     public ConfigScalar? Optional(string key)
     {
         var v = Get(key);

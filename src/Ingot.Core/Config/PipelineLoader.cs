@@ -51,6 +51,35 @@ public static partial class PipelineLoader
         return ReadPipeline(new ConfigSection(ctx, root, "pipeline"), ctx, connectors);
     }
 
+    /// <summary>
+    /// <c>state_export</c> / <c>log_upload</c>: a path (<c>s3://bucket/key</c> or a local path, relative to the pipeline
+    /// file's folder), or a mapping with <c>path</c> and the store keys of a file destination.
+    /// </summary>
+    private static ExportTarget? ReadTarget(ConfigSection m, string key, ConfigContext ctx)
+    {
+        var node = m.OptionalNode(key);
+        if (node is null) return null;
+        ConfigScalar path;
+        var store = new Storage.StoreOptions();
+        if (node is YamlMappingNode map)
+        {
+            var section = new ConfigSection(ctx, map, key);
+            path = section.Required("path");
+            store = StoreSettings.Read(section);
+            section.RejectUnknown();
+        }
+        else
+        {
+            path = ctx.Scalar(node, key);
+        }
+        if (string.IsNullOrWhiteSpace(path.Value)) throw ctx.Error(path.Node, $"{key}: must not be empty");
+        var value = path.Value.Contains("://", StringComparison.Ordinal)
+            ? path.Value
+            : System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(ctx.File)) ?? ".", path.Value));
+        if (key == "state_export" && value.EndsWith('/')) throw ctx.Error(path.Node, $"{key}: expected a file path such as s3://bucket/logs/checkpoints.json, found a folder");
+        return new ExportTarget(value, store);
+    }
+
     private static PipelineSpec ReadPipeline(ConfigSection m, ConfigContext ctx, Connectors.ConnectorRegistry connectors)
     {
         var name = m.Required("name");
@@ -116,8 +145,14 @@ public static partial class PipelineLoader
                 transforms.Add(spec);
             }
         }
+        var stateExport = ReadTarget(m, "state_export", ctx);
+        var logUpload = ReadTarget(m, "log_upload", ctx);
         m.RejectUnknown();
-        return new PipelineSpec(name.Value, description, owner, enabled, schedule, sources, http, destinations, validation, transforms, ctx.File);
+        return new PipelineSpec(name.Value, description, owner, enabled, schedule, sources, http, destinations, validation, transforms, ctx.File)
+        {
+            StateExport = stateExport,
+            LogUpload = logUpload,
+        };
     }
 
     /// <summary><c>source:</c> (one mapping) or <c>sources:</c> (a list); each read by its type's connector. Source and stream names are unique.</summary>

@@ -21,7 +21,16 @@ public sealed record PipelineSpec(
 
     /// <summary>Every stream of every source, in configuration order.</summary>
     public IEnumerable<string> Streams => Sources.SelectMany(s => s.Streams);
+
+    /// <summary><c>state_export</c>: where the checkpoints are written as checkpoints.json after every run.</summary>
+    public ExportTarget? StateExport { get; init; }
+
+    /// <summary><c>log_upload</c>: the prefix the run's JSON log is put under, one object per run.</summary>
+    public ExportTarget? LogUpload { get; init; }
 }
+
+/// <summary>A file or prefix outside the lake (local or <c>s3://</c>) with its store settings.</summary>
+public sealed record ExportTarget(string Path, StoreOptions Store);
 
 /// <summary>
 /// A source section, read and validated by its connector. <see cref="Name"/> is <c>sources[].name</c> (default the

@@ -203,16 +203,30 @@ public sealed class Runner(
         }
 
         await UpdateCheckpointsAsync(units, run).ConfigureAwait(false);
+        string? exportError = null;
+        if (ExportState is not null)
+        {
+            try
+            {
+                await ExportState(none).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ConfigException || e.GetType().Name.Contains("S3", StringComparison.Ordinal))
+            {
+                exportError = $"state_export failed, the data and the state store are committed: {Redact.Message(e.Message)}";
+                observer.Message(Info, "error", exportError);
+            }
+        }
         var pending = todo.Count - _done - _failed;
         int exit;
         string status;
         if (stop.IsCancellationRequested) (exit, status) = (ExitCodes.Cancelled, "cancelled");
         else if (_quotaMessage is not null) (exit, status) = (ExitCodes.StoppedEarly, "quota_exhausted");
         else if (_failed > 0 || _engineError is not null) (exit, status) = (ExitCodes.FailedChunks, _engineError is null ? "failed_chunks" : "engine_error");
+        else if (exportError is not null) (exit, status) = (ExitCodes.FailedChunks, "state_export_failed");
         else (exit, status) = (ExitCodes.Complete, "complete");
         var summary = new RunSummary(RunId, spec.Name, status, exit, units.Count, _done, _failed, skipped, pending,
             _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3),
-            _quotaMessage ?? (_engineError is null ? null : Redact.Message(_engineError.Message)),
+            _quotaMessage ?? (_engineError is null ? exportError : Redact.Message(_engineError.Message)),
             destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList())
         {
             Streams = _tally.Values.OrderBy(t => t.Order).Select(t => t.Summary()).ToList(),
@@ -228,6 +242,9 @@ public sealed class Runner(
         { IngotTelemetry.StreamTag, unit.Stream },
         { IngotTelemetry.OutcomeTag, outcome },
     };
+
+    /// <summary>Called once the run's last state commit is done, before the summary: <c>state_export</c>.</summary>
+    public Func<CancellationToken, Task>? ExportState { get; init; }
 
     private string? _quotaMessage;
     private Exception? _engineError;
