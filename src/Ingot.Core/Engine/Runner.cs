@@ -152,8 +152,11 @@ public sealed class Runner(
         // Recovery: files journaled by attempts that never committed go away; then the plan is stored before fetching.
         await DeleteAllAsync(await state.AbandonPendingAsync(spec.Name, none).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var d in destinations) await d.PrepareAsync(run, none).ConfigureAwait(false);
-        await state.StorePlanAsync(spec.Name, units, none).ConfigureAwait(false);
-        var known = await state.GetChunksAsync(spec.Name, none).ConfigureAwait(false);
+        // Only what the store does not hold as planned yet: a re-run of a done plan writes nothing here.
+        await state.StorePlanAsync(spec.Name, units.Where(u => NeedsStoring(request.Known.GetValueOrDefault(u.Key), u)).ToList(), none).ConfigureAwait(false);
+        // Storing the plan changes no unit's status, split or attempts: what planning read is still what the store holds.
+        var known = request.Known;
+        _known = known;
 
         var todo = units.Where(u => refresh || !IsDone(known.GetValueOrDefault(u.Key), u)).ToList();
         var fresh = todo.Select(u => u.Key).ToHashSet(StringComparer.Ordinal);
@@ -249,10 +252,18 @@ public sealed class Runner(
     private string? _quotaMessage;
     private Exception? _engineError;
     private CursorCheckpoints _cursors = new([], _ => false);
+    private IReadOnlyDictionary<string, ChunkState> _known = new Dictionary<string, ChunkState>();
+    private readonly ConcurrentDictionary<string, ChunkState> _committed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _failedKeys = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _commitGate = new(1, 1);
 
     private StreamTally Tally(WorkUnit unit) =>
         _tally.GetOrAdd(unit.Stream, s => new StreamTally(new StreamPlan(s, unit.SourceName, unit.LoadType, null)));
+
+    /// <summary>A planned unit the store does not have yet, or has with another stream, identity or (while pending) bounds.</summary>
+    private static bool NeedsStoring(ChunkState? s, WorkUnit u) =>
+        s is null || s.Stream != u.Stream || s.Bounds is null
+        || (s.Status != ChunkStatus.Done && (s.Identity != u.Identity.Text));
 
     /// <summary>Done, and (for a window cut short by an earlier range) covering the whole window asked now.</summary>
     private static bool IsDone(ChunkState? s, WorkUnit u) =>
@@ -398,6 +409,12 @@ public sealed class Runner(
                 Checkpoint = moves.GetValueOrDefault(l.Unit.Key),
             }).ToList();
             obsolete = await state.CommitUnitsAsync(spec.Name, commits, CancellationToken.None).ConfigureAwait(false);
+            foreach (var l in units)
+            {
+                _committed[l.Unit.Key] = new ChunkState(spec.Name, l.Unit.Key, l.Unit.Stream, ChunkStatus.Done, 1, null, null, l.Totals.Records, RunId,
+                    time.GetUtcNow(), [], l.Unit.Window?.To);
+                _failedKeys.TryRemove(l.Unit.Key, out _);
+            }
             _cursors.Committed(landings, moves);
         }
         finally
@@ -435,6 +452,8 @@ public sealed class Runner(
             var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or InvalidDataException or Records.InvalidRecordsException or Sources.Files.FileParseException
                 ? e.Message : $"{e.GetType().Name}: {e.Message}");
             var obsolete = await state.FailChunkAsync(spec.Name, unit.Key, unit.Stream, RunId, message, CancellationToken.None).ConfigureAwait(false);
+            _failedKeys[unit.Key] = true;
+            _committed.TryRemove(unit.Key, out _);
             await DeleteAllAsync(obsolete).ConfigureAwait(false);
             Interlocked.Increment(ref _failed);
             Tally(unit).Fail(message);
@@ -468,7 +487,11 @@ public sealed class Runner(
     /// </summary>
     private async Task UpdateCheckpointsAsync(IReadOnlyList<WorkUnit> units, RunContext run)
     {
-        var known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
+        // What planning read, with this run's commits and failures on top: the same as re-reading the store, without
+        // loading every unit and its files again (a re-run of a done 10,000-unit plan reads the store once).
+        var known = new Dictionary<string, ChunkState>(_known, StringComparer.Ordinal);
+        foreach (var (key, c) in _committed) known[key] = c;
+        foreach (var key in _failedKeys.Keys) known.Remove(key);
         foreach (var stream in units.GroupBy(u => u.Stream))
         {
             if (_cursors.Tracks(stream.Key)) continue; // moved with the commits that extended the done prefix
