@@ -273,4 +273,31 @@ public sealed class PostgresDestinationTests(PostgresFixture pg) : IClassFixture
         e.Message.ShouldContain("63 bytes");
         e.Message.ShouldContain("table:");
     }
+
+    [Fact]
+    public void Parse_ValidationWithOnlyATableDestination_KeepIsTheDefaultAndQuarantineIsRefused()
+    {
+        // Given a schema file and pipelines whose only destination is a bronze table
+        var dir = Directory.CreateTempSubdirectory("ingot-pgval-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "s.json"), "{}");
+            var file = Path.Combine(dir, "p.yaml");
+
+            // When the validation section names only a warnings schema, Then on_invalid defaults to keep
+            var spec = TestPipelines.Parse(Yaml("Host=localhost", extra: "validation:\n  warnings: s.json"), file, _ => null);
+            spec.Validation!.OnInvalid.ShouldBe(OnInvalid.Keep);
+            spec.Validation.SchemaPath.ShouldBeNull();
+            spec.Validation.WarningsPath.ShouldBe(Path.Combine(dir, "s.json"));
+
+            // When it asks for the quarantine, Then that is an error at the key (there is no lake to hold it)
+            var e = Should.Throw<ConfigException>(() => TestPipelines.Parse(Yaml("Host=localhost", extra: "validation:\n  schema: s.json\n  on_invalid: quarantine"), file, _ => null));
+            e.Message.ShouldContain("p.yaml:");
+            e.Message.ShouldContain("on_invalid: quarantine needs a file destination");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
