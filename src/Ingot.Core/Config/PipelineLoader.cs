@@ -109,20 +109,34 @@ public static partial class PipelineLoader
         ValidationSpec? validation = null;
         if (m.OptionalMap("validation") is { } vm)
         {
-            var schema = vm.Required("schema");
-            var onInvalid = vm.Optional("on_invalid") is { } oi
-                ? oi.Value switch
+            var schema = vm.Optional("schema");
+            var warnings = vm.Optional("warnings");
+            if (schema is null && warnings is null) throw vm.Error("validation: give schema (records that fail it are invalid) and/or warnings (records that fail it are marked warning)");
+            // A destination that keeps invalid rows with their status (a PostgreSQL bronze table) makes keep the default.
+            var keeps = destinations.Any(d => d.KeepsInvalidRows);
+            var onInvalid = keeps ? OnInvalid.Keep : OnInvalid.Quarantine;
+            if (vm.Optional("on_invalid") is { } oi)
+            {
+                onInvalid = oi.Value switch
                 {
                     "quarantine" => OnInvalid.Quarantine,
                     "keep" => OnInvalid.Keep,
                     "fail" => OnInvalid.Fail,
                     _ => throw ctx.Error(oi.Node, $"on_invalid: '{oi.Value}' is not one of quarantine, keep, fail"),
-                }
-                : OnInvalid.Quarantine;
-            var schemaPath = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(ctx.File)) ?? ".", schema.Value));
-            if (!File.Exists(schemaPath)) throw ctx.Error(schema.Node, $"validation.schema: file '{schema.Value}' not found");
+                };
+                if (onInvalid == OnInvalid.Quarantine && destinations.All(d => d.Lake is null))
+                    throw ctx.Error(oi.Node, "on_invalid: quarantine needs a file destination (raw or parquet) to hold the quarantine beside its lake; use keep (invalid rows land marked invalid) or fail");
+            }
+            string? SchemaFile(ConfigScalar? node, string key)
+            {
+                if (node is null) return null;
+                var full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(ctx.File)) ?? ".", node.Value.Value));
+                return File.Exists(full) ? full : throw ctx.Error(node.Value.Node, $"validation.{key}: file '{node.Value.Value}' not found");
+            }
+            var schemaPath = SchemaFile(schema, "schema");
+            var warningsPath = SchemaFile(warnings, "warnings");
             vm.RejectUnknown();
-            validation = new ValidationSpec(schemaPath, onInvalid);
+            validation = new ValidationSpec(schemaPath, onInvalid) { WarningsPath = warningsPath };
         }
         var transforms = new List<TransformSpec>();
         if (m.OptionalSequence("transforms") is { } ts)

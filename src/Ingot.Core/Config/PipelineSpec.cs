@@ -46,6 +46,9 @@ public abstract record SourceSpec(string Type)
 
     /// <summary>The secret that identifies the account a daily quota is counted against (never stored itself).</summary>
     public virtual string? QuotaKey => null;
+
+    /// <summary>The stream's primary key fields (dot paths), or empty when it has none: a bronze table's <c>raw_id</c>.</summary>
+    public virtual IReadOnlyList<string> PrimaryKey(string stream) => [];
 }
 
 public sealed record KnmiSourceSpec(
@@ -119,6 +122,13 @@ public abstract record DestinationSpec(string Type)
 
     /// <summary>A lake folder or bucket this destination writes under, where the quarantine may go too; null for tables and topics.</summary>
     public virtual (string Path, StoreOptions Store)? Lake => null;
+
+    /// <summary>
+    /// True for a destination that stores each record's validation status and reasons beside it (a PostgreSQL bronze
+    /// table): <c>validation.on_invalid</c> then defaults to <c>keep</c>, and the status travels on the page
+    /// (<see cref="Destinations.FetchedPage.Checks"/>) instead of being written into the record's fields.
+    /// </summary>
+    public virtual bool KeepsInvalidRows => false;
 }
 
 /// <summary>A destination that writes files under a folder or <c>s3://</c> prefix.</summary>
@@ -134,7 +144,12 @@ public sealed record RawDestinationSpec(string Path, StoreOptions Store) : Store
 
 public enum OnInvalid { Quarantine, Keep, Fail }
 
-public sealed record ValidationSpec(string SchemaPath, OnInvalid OnInvalid);
+/// <summary><c>validation:</c> the schema whose failures make a record invalid, and a second one whose failures only warn.</summary>
+public sealed record ValidationSpec(string? SchemaPath, OnInvalid OnInvalid)
+{
+    /// <summary><c>validation.warnings</c>: a record the main schema accepts but this one does not is marked <c>warning</c>.</summary>
+    public string? WarningsPath { get; init; }
+}
 
 /// <summary>A named transform with its settings (validated at load time by the transform registry).</summary>
 public sealed record TransformSpec(string Name, IReadOnlyDictionary<string, string> Settings);
