@@ -37,6 +37,7 @@ internal static class BronzeUnits
               rows bigint NOT NULL,
               first_partition date,
               last_partition date,
+              checkpoint text,
               committed_at timestamptz NOT NULL,
               PRIMARY KEY (pipeline, table_name, chunk_key))
             """, cancellationToken).ConfigureAwait(false);
@@ -78,16 +79,17 @@ internal static class BronzeUnits
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public sealed record Landed(string Pipeline, string Table, WorkUnit Unit, Guid RunId, long Rows, DateOnly? First, DateOnly? Last, DateTimeOffset CommittedAt);
+    /// <param name="Checkpoint">The checkpoint the unit carried its cursor stream to (kept so state rebuild can restore it).</param>
+    public sealed record Landed(string Pipeline, string Table, WorkUnit Unit, Guid RunId, long Rows, DateOnly? First, DateOnly? Last, DateTimeOffset CommittedAt, string? Checkpoint);
 
     public static async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string schema, Landed landed, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand($"""
-            INSERT INTO {Qualified(schema)} (pipeline, table_name, chunk_key, stream, run_id, source_system, identity, bounds, rows, first_partition, last_partition, committed_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            INSERT INTO {Qualified(schema)} (pipeline, table_name, chunk_key, stream, run_id, source_system, identity, bounds, rows, first_partition, last_partition, committed_at, checkpoint)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             ON CONFLICT (pipeline, table_name, chunk_key) DO UPDATE SET stream = EXCLUDED.stream, run_id = EXCLUDED.run_id, source_system = EXCLUDED.source_system,
               identity = EXCLUDED.identity, bounds = EXCLUDED.bounds, rows = EXCLUDED.rows, first_partition = EXCLUDED.first_partition,
-              last_partition = EXCLUDED.last_partition, committed_at = EXCLUDED.committed_at
+              last_partition = EXCLUDED.last_partition, committed_at = EXCLUDED.committed_at, checkpoint = EXCLUDED.checkpoint
             """, connection, tx)
         {
             Parameters =
@@ -98,13 +100,14 @@ internal static class BronzeUnits
                 new() { Value = (object?)landed.First ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Date },
                 new() { Value = (object?)landed.Last ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Date },
                 new() { Value = landed.CommittedAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+                new() { Value = (object?)landed.Checkpoint ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
             },
         };
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The units a pipeline holds in a table; with <paramref name="count"/>, each with the rows the table really has for it.</summary>
-    public static async IAsyncEnumerable<(string Key, string Stream, Guid RunId, string? Identity, string? Bounds, long Rows)> ListAsync(
+    public static async IAsyncEnumerable<(string Key, string Stream, Guid RunId, string? Identity, string? Bounds, long Rows, string? Checkpoint)> ListAsync(
         NpgsqlConnection connection, string schema, string pipeline, BronzeTable table, bool count, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var rows = count
@@ -114,7 +117,7 @@ internal static class BronzeUnits
               """
             : "u.rows";
         await using var cmd = new NpgsqlCommand(
-            $"SELECT u.chunk_key, u.stream, u.run_id, u.identity, u.bounds, {rows} FROM {Qualified(schema)} u WHERE u.pipeline = $1 AND u.table_name = $2 ORDER BY u.chunk_key", connection)
+            $"SELECT u.chunk_key, u.stream, u.run_id, u.identity, u.bounds, {rows}, u.checkpoint FROM {Qualified(schema)} u WHERE u.pipeline = $1 AND u.table_name = $2 ORDER BY u.chunk_key", connection)
         {
             Parameters = { new() { Value = pipeline }, new() { Value = table.Name } },
             CommandTimeout = 0,
@@ -123,7 +126,7 @@ internal static class BronzeUnits
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             yield return (reader.GetString(0), reader.GetString(1), reader.GetGuid(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt64(5));
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt64(5), reader.IsDBNull(6) ? null : reader.GetString(6));
         }
     }
 }

@@ -128,7 +128,7 @@ internal sealed class BronzeWriter(PostgresDestination owner, RunContext run, Wo
         if (_rows != totals.Records)
             throw new InvalidDataException($"chunk {unit.Key}: PostgreSQL took {_rows} rows into {table.Display}, but the unit has {totals.Records} records; rolled back");
         await BronzeUnits.RecordAsync(_connection!, _tx!, owner.Schema,
-            new BronzeUnits.Landed(owner.Pipeline, table.Name, unit, run.RunId, _rows, _first, _last, owner.Time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+            new BronzeUnits.Landed(owner.Pipeline, table.Name, unit, run.RunId, _rows, _first, _last, owner.Time.GetUtcNow(), totals.Checkpoint), cancellationToken).ConfigureAwait(false);
         await _tx!.CommitAsync(cancellationToken).ConfigureAwait(false);
         _committed = true;
         // The token names the table: a receipt is kept even for a unit of no rows.

@@ -171,7 +171,7 @@ internal sealed class PostgresDestination : IDestination
         foreach (var table in wanted)
         {
             await foreach (var u in BronzeUnits.ListAsync(connection, _spec.Schema, pipeline, table, details, cancellationToken).ConfigureAwait(false))
-                yield return new LakeUnit(Name, u.Key, u.Stream, u.RunId, u.Identity, u.Bounds, u.Rows, []);
+                yield return new LakeUnit(Name, u.Key, u.Stream, u.RunId, u.Identity, u.Bounds, u.Rows, []) { Checkpoint = u.Checkpoint };
         }
     }
 
