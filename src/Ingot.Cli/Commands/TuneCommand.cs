@@ -18,7 +18,7 @@ internal static class TuneCommand
     {
         var pipeline = Common.PipelineArgument();
         var levels = new Option<string>("--levels") { Description = "comma-separated concurrency levels", DefaultValueFactory = _ => "5,10,15,20,25,30,40,50" };
-        var requests = new Option<int>("--requests") { Description = "requests per level", DefaultValueFactory = _ => 150 };
+        var requests = Common.Number("--requests", "chunks fetched per level", 1, 1_000_000, 150);
         var command = new Command("tune", "concurrency sweep: time, successes, failures, throughput; marks the sweet spot") { pipeline, levels, requests };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {

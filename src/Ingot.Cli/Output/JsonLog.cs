@@ -60,6 +60,22 @@ internal sealed class JsonLog : IRunObserver, IDisposable
         }
     }
 
+    /// <summary>A failure's full details (redacted), kept in the run log only: the console gets the one-line message.</summary>
+    public void Detail(RunInfo run, string message, string detail)
+    {
+        if (_file is null) return;
+        var line = Redact.Message(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["ts"] = _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+            ["level"] = "debug",
+            ["msg"] = message,
+            ["run_id"] = run.RunId,
+            ["pipeline"] = run.Pipeline,
+            ["detail"] = detail,
+        }, Options));
+        lock (_lock) _file.WriteLine(line);
+    }
+
     public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) =>
         Write("info", "Run started", run, new Dictionary<string, object?> { ["scope"] = scope, ["chunks_total"] = chunksTotal, ["chunks_skipped"] = chunksSkipped, ["chunks_todo"] = chunksTotal - chunksSkipped });
 

@@ -63,6 +63,21 @@ public sealed class ConfigContext(string file, Func<string, string?> environment
     public DateTimeOffset Instant(ConfigScalar s) =>
         Values.TryInstant(s.Value, out var t) ? t : throw Error(s.Node, $"expected a UTC time like 2000-01-01T00:00:00Z, found '{s.Value}'");
 
+    /// <summary>
+    /// A local path as configured, resolved against the pipeline file's folder when relative (a lake, a drop folder, a
+    /// schema): the same pipeline lands in the same place whatever folder it is run from. URLs (<c>s3://…</c>) stay as written.
+    /// </summary>
+    public string LocalPath(ConfigScalar s)
+    {
+        var value = s.Value;
+        if (value.Contains("://", StringComparison.Ordinal) || System.IO.Path.IsPathRooted(value)) return value;
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(File)) ?? ".";
+        return System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, value));
+    }
+
+    /// <summary><c>file:line:col</c> of a node, for messages made after loading (a field check before a run).</summary>
+    public string Where(YamlNode node) => $"{File}:{node.Start.Line}:{node.Start.Column}";
+
     /// <summary>An http(s) URL, or <c>simulator</c>: the built-in simulator of the source's API, started in-process.</summary>
     public string Url(ConfigScalar s) =>
         s.Value == PipelineLoader.BuiltinSimulator ? s.Value : Uri.TryCreate(s.Value, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https")
@@ -166,6 +181,10 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
         if (list.Count == 0) throw ctx.Error(seq, $"{Qualified(key)}: must not be empty");
         return list;
     }
+
+    /// <summary>A list of scalars with their nodes (for settings whose entries are checked later, e.g. field names); null when absent.</summary>
+    public IReadOnlyList<ConfigScalar>? OptionalScalars(string key) =>
+        OptionalSequence(key) is { } seq ? seq.Children.Select(c => ctx.Scalar(c, Qualified(key))).ToList() : null;
 
     public IReadOnlyList<string>? OptionalList(string key) =>
         OptionalSequence(key) is { } seq ? seq.Children.Select(c => ctx.Scalar(c, Qualified(key)).Value).ToList() : null;
