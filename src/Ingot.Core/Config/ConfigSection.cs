@@ -12,6 +12,40 @@ public sealed class ConfigContext(string file, Func<string, string?> environment
 
     public ConfigException Error(YamlNode node, string message) => new(File, node.Start.Line, node.Start.Column, message);
 
+    private readonly List<ConfigException> _errors = [];
+
+    /// <summary>
+    /// Runs one independent part of reading (a key, a source, a destination): its error is kept and reading goes on, so a
+    /// file's errors are reported together (<see cref="ThrowIfAny"/>) rather than one per attempt.
+    /// </summary>
+    public bool Try(Action read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            Report(e);
+            return false;
+        }
+    }
+
+    public void Report(ConfigException e)
+    {
+        if (e.Errors.Count > 0) _errors.AddRange(e.Errors);
+        else if (!_errors.Any(x => x.Message == e.Message)) _errors.Add(e);
+    }
+
+    /// <summary>Every error kept so far, in file order, as one exception.</summary>
+    public void ThrowIfAny()
+    {
+        if (_errors.Count == 0) return;
+        var sorted = _errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList();
+        throw sorted.Count == 1 ? sorted[0] : new ConfigException(sorted);
+    }
+
     public ConfigScalar Scalar(YamlNode node, string key)
     {
         if (node is not YamlScalarNode s) throw Error(node, $"{key}: expected a single value, found a {(node is YamlSequenceNode ? "list" : "mapping")}");
@@ -105,6 +139,9 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
     public ConfigException ErrorAt(string key, string message) =>
         node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? ctx.Error(v, message) : ctx.Error(node, message);
 
+    /// <summary>A key already reported by its reader (a misspelling named as such): not reported again as unknown.</summary>
+    public void MarkReported(string key) => _used.Add(key);
+
     public bool Has(string key) => node.Children.ContainsKey(new YamlScalarNode(key));
 
     /// <summary>A list of mappings (<c>streams:</c>, <c>sources:</c>), each as a section; null when the key is absent.</summary>
@@ -140,9 +177,22 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
         return ctx.Scalar(v, Qualified(key));
     }
 
+    /// <summary>A required key is absent: a misspelling of it is named instead (<c>destinatons: unknown key (did you mean destinations?)</c>).</summary>
+    private ConfigException Missing(string key)
+    {
+        foreach (var (k, _) in node.Children)
+        {
+            var name = ((YamlScalarNode)k).Value ?? "";
+            if (_used.Contains(name) || Spelling.Closest(name, [key]) != key) continue;
+            _used.Add(name); // reported here, not again as unknown
+            return ctx.Error(k, $"{Qualified(name)}: unknown key (did you mean {key}?)");
+        }
+        return ctx.Error(node, $"{Qualified(key)}: required key is missing");
+    }
+
     public ConfigScalar Required(string key)
     {
-        var v = Get(key) ?? throw ctx.Error(node, $"{Qualified(key)}: required key is missing");
+        var v = Get(key) ?? throw Missing(key);
         var s = ctx.Scalar(v, Qualified(key));
         if (string.IsNullOrEmpty(s.Value)) throw ctx.Error(v, $"{Qualified(key)}: must not be empty");
         return s;
@@ -150,7 +200,7 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
 
     public ConfigSection RequiredMap(string key)
     {
-        var v = Get(key) ?? throw ctx.Error(node, $"{Qualified(key)}: required key is missing");
+        var v = Get(key) ?? throw Missing(key);
         return v is YamlMappingNode m ? new ConfigSection(ctx, m, Qualified(key)) : throw ctx.Error(v, $"{Qualified(key)}: expected a mapping");
     }
 
@@ -163,7 +213,7 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
 
     public YamlSequenceNode RequiredSequence(string key)
     {
-        var v = Get(key) ?? throw ctx.Error(node, $"{Qualified(key)}: required key is missing");
+        var v = Get(key) ?? throw Missing(key);
         return v as YamlSequenceNode ?? throw ctx.Error(v, $"{Qualified(key)}: expected a list");
     }
 
@@ -189,12 +239,15 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
     public IReadOnlyList<string>? OptionalList(string key) =>
         OptionalSequence(key) is { } seq ? seq.Children.Select(c => ctx.Scalar(c, Qualified(key)).Value).ToList() : null;
 
+    /// <summary>Reports every key no reader asked for, each with the closest known key when one is near (all kept, none thrown).</summary>
     public void RejectUnknown()
     {
+        var present = node.Children.Keys.Select(k => ((YamlScalarNode)k).Value ?? "").ToHashSet(StringComparer.Ordinal);
         foreach (var (k, _) in node.Children)
         {
             var key = ((YamlScalarNode)k).Value ?? "";
-            if (!_used.Contains(key)) throw ctx.Error(k, $"{Qualified(key)}: unknown key");
+            if (_used.Contains(key)) continue;
+            ctx.Report(ctx.Error(k, $"{Qualified(key)}: unknown key{Spelling.Hint(key, _used.Where(u => !present.Contains(u)))}"));
         }
     }
 }

@@ -13,6 +13,8 @@ public static class StoreProbe
         var content = "ingot preflight probe\n"u8.ToArray();
         try
         {
+            if (store is LocalBlobStore local && FileOnTheWay(local.FullPath(path)) is { } file)
+                throw new IOException($"{file} is a file, not a folder: a lake cannot be made under it", 20 /* ENOTDIR */);
             await store.WriteAsync(path, content, cancellationToken).ConfigureAwait(false);
             var back = await store.OpenReadAsync(path, cancellationToken).ConfigureAwait(false)
                 ?? throw new IOException($"{store.Root}: a probe file written under {path} cannot be read back");
@@ -24,5 +26,16 @@ public static class StoreProbe
             // The probe's own _tmp folder goes too, once empty.
             await store.RemoveStaleTempsAsync($"{prefix.TrimEnd('/')}/_tmp", CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The nearest existing ancestor of <paramref name="fullPath"/> when it is a regular file, else null.</summary>
+    private static string? FileOnTheWay(string fullPath)
+    {
+        for (var dir = Path.GetDirectoryName(fullPath); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
+        {
+            if (Directory.Exists(dir)) return null;
+            if (File.Exists(dir)) return dir;
+        }
+        return null;
     }
 }
