@@ -210,21 +210,32 @@ public static partial class PipelineLoader
     private static HttpSpec ReadHttp(ConfigSection m, ConfigContext ctx)
     {
         var d = HttpSpec.Default;
-        var concurrency = m.Optional("concurrency") is { } c ? (int)ctx.Long(c, 1, 1000) : d.Concurrency;
+        // Each key on its own: a bad value does not hide the next key's error.
+        var concurrency = d.Concurrency;
+        ctx.Try(() => concurrency = m.Optional("concurrency") is { } c ? (int)ctx.Long(c, 1, 1000) : d.Concurrency);
         double? rate = null;
-        if (m.Optional("rate_limit") is { } r)
+        ctx.Try(() =>
         {
+            if (m.Optional("rate_limit") is not { } r) return;
             if (!Values.TryRate(r.Value, out var perSecond)) throw ctx.Error(r.Node, $"rate_limit: '{r.Value}' is not a rate like 30/s");
             rate = perSecond;
-        }
-        var quota = m.Optional("daily_quota") is { } q ? ctx.Long(q, 1) : (long?)null;
-        var timeout = m.Optional("timeout") is { } t ? ctx.Duration(t) : d.Timeout;
-        var retries = m.Optional("retries") is { } rt ? (int)ctx.Long(rt, 0, 100) : d.Retries;
+        });
+        long? quota = null;
+        ctx.Try(() => quota = m.Optional("daily_quota") is { } q ? ctx.Long(q, 1) : null);
+        var timeout = d.Timeout;
+        ctx.Try(() => timeout = m.Optional("timeout") is { } t ? ctx.Duration(t) : d.Timeout);
+        var retries = d.Retries;
+        ctx.Try(() => retries = m.Optional("retries") is { } rt ? (int)ctx.Long(rt, 0, 100) : d.Retries);
         var (bmin, bmax) = (d.BackoffMin, d.BackoffMax);
-        if (m.Optional("backoff") is { } b && !Values.TryDurationRange(b.Value, out bmin, out bmax))
-            throw ctx.Error(b.Node, $"backoff: '{b.Value}' is not a range like 1s..60s");
-        var cbFailures = m.Optional("circuit_breaker_failures") is { } cf ? (int)ctx.Long(cf, 1, 10_000) : d.CircuitBreakerFailures;
-        var cbPause = m.Optional("circuit_breaker_pause") is { } cp ? ctx.Duration(cp) : d.CircuitBreakerPause;
+        ctx.Try(() =>
+        {
+            if (m.Optional("backoff") is { } b && !Values.TryDurationRange(b.Value, out bmin, out bmax))
+                throw ctx.Error(b.Node, $"backoff: '{b.Value}' is not a range like 1s..60s");
+        });
+        var cbFailures = d.CircuitBreakerFailures;
+        ctx.Try(() => cbFailures = m.Optional("circuit_breaker_failures") is { } cf ? (int)ctx.Long(cf, 1, 10_000) : d.CircuitBreakerFailures);
+        var cbPause = d.CircuitBreakerPause;
+        ctx.Try(() => cbPause = m.Optional("circuit_breaker_pause") is { } cp ? ctx.Duration(cp) : d.CircuitBreakerPause);
         m.RejectUnknown();
         return new HttpSpec(concurrency, rate, quota, timeout, retries, bmin, bmax, cbFailures, cbPause);
     }
