@@ -20,12 +20,12 @@ public static partial class Redact
     private static partial Regex UserInfoRegex();
 
     // ?api_key=…, &token=…, &client_secret=…: a query parameter whose name says it carries a credential.
-    [GeneratedRegex(@"(?<name>[?&;](?:[^=&\s""'#]*?)(?:key|token|secret|password|passwd|pwd|signature|credential)[^=&\s""'#]*=)(?<value>[^&\s""'#]*)",
+    [GeneratedRegex(@"(?<name>[?&;](?:[^=&\s""'#]*?)(?:key|token|secret|password|passwd|pwd|signature|credential)[^=&\s""'#]*=)(?<value>[^&;\s""'#]*)",
         RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex QueryRegex();
 
     // Password=…; in an Npgsql/ADO.NET connection string (also Pwd=, and quoted values).
-    [GeneratedRegex(@"(?<name>\b(?:password|pwd)\s*=\s*)(?<value>""[^""]*""|'[^']*'|[^;\s""']*)", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"(?<name>\b(?:password|pwd)\s*=\s*)(?<value>""[^""]*""|'[^']*'|[^;&\s""']*)", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex ConnectionPasswordRegex();
 
     /// <summary>Registers a secret (an API key, a token, a password): from now on it never appears in written text.</summary>
@@ -61,8 +61,9 @@ public static partial class Redact
         // Longest first: a secret that contains another is masked whole.
         foreach (var s in secrets.OrderByDescending(s => s.Length)) text = text.Replace(s, Mask, StringComparison.Ordinal);
         text = UserInfoRegex().Replace(text, m => $"{m.Groups["scheme"].Value}{Mask}@");
-        text = QueryRegex().Replace(text, m => m.Groups["value"].Value == Mask ? m.Value : $"{m.Groups["name"].Value}{Mask}");
+        // Connection strings first (their quoted values may hold ';'), then query parameters.
         text = ConnectionPasswordRegex().Replace(text, m => $"{m.Groups["name"].Value}{Mask}");
+        text = QueryRegex().Replace(text, m => m.Groups["value"].Value == Mask ? m.Value : $"{m.Groups["name"].Value}{Mask}");
         return text;
     }
 
