@@ -17,7 +17,7 @@ internal static class PlanCommand
         var pipeline = Common.PipelineArgument();
         var from = new Option<string?>("--from") { Description = "start of the range (UTC)" };
         var to = new Option<string?>("--to") { Description = "end of the range, exclusive (UTC)" };
-        var latency = new Option<double>("--latency") { Description = "assumed seconds per request for the ETA", DefaultValueFactory = _ => 1.0 };
+        var latency = Common.Number("--latency", "assumed seconds per request for the ETA", 0.001, 3600.0, 1.0);
         var json = Common.JsonOption();
         var streams = new Option<string?>("--streams") { Description = "only these streams, comma-separated" };
         var command = new Command("plan", "print units of work, requests, data points, quota days and ETA; makes no data request") { pipeline, from, to, streams, latency, json };
@@ -28,7 +28,7 @@ internal static class PlanCommand
             var options = new RunOptions(Common.Instant(parse.GetValue(from), "--from"), Common.Instant(parse.GetValue(to), "--to"), Streams: Common.Streams(parse.GetValue(streams)));
             Common.CheckRange(options.From, options.To);
             // Read-only: an absent state store is not created; the plan is then made against an empty one in memory.
-            await using var state = File.Exists(settings.StatePath) ? Composition.OpenState(settings, time) : SqliteStateStore.Open(":memory:", time);
+            await using var state = Common.OpenExistingState(settings, time);
             await using var planner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, NullRunObserver.Instance, time, null, Guid.NewGuid(), io.Cancellation).ConfigureAwait(false);
             var plan = await planner.Runner.PlanAsync(options, io.Cancellation).ConfigureAwait(false);
             var chunks = plan.Units;
@@ -106,8 +106,12 @@ internal static class ValidateCommand
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (_, spec) = Common.Load(parse.GetValue(pipeline)!);
-            var destinations = Composition.Destinations(spec);
-            foreach (var d in destinations) await d.DisposeAsync().ConfigureAwait(false);
+            // The checks a run makes before its first request: every destination writes and removes a probe, every field a
+            // setting names exists where the source knows its fields. No state is read or written.
+            var time = TimeProvider.System;
+            await using var state = SqliteStateStore.Open(":memory:", time);
+            await using var runner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, NullRunObserver.Instance, time, null, Guid.NewGuid(), io.Cancellation).ConfigureAwait(false);
+            await runner.Runner.PreflightAsync(io.Cancellation).ConfigureAwait(false);
             await io.Out.WriteLineAsync($"{spec.FilePath}: ok (pipeline {spec.Name}, sources {string.Join(", ", spec.Sources.Select(x => x.Name == x.Type ? x.Type : $"{x.Name} ({x.Type})"))}, streams {string.Join(", ", spec.Streams)}, destinations {string.Join(", ", spec.Destinations.Select(d => d.Type))})").ConfigureAwait(false);
             return 0;
         }));
@@ -127,7 +131,7 @@ internal static class StatusCommand
         {
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
             var time = TimeProvider.System;
-            await using var state = Composition.OpenState(settings, time);
+            await using var state = Common.OpenExistingState(settings, time);
             var chunks = await state.GetChunksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
             var marks = await state.GetWatermarksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
             var runs = await state.ListRunsAsync(spec.Name, 5, io.Cancellation).ConfigureAwait(false);
@@ -192,13 +196,13 @@ internal static class RunsCommand
     public static Command Build(CliIo io)
     {
         var pipelineName = new Option<string?>("--pipeline") { Description = "only this pipeline" };
-        var limit = new Option<int>("--limit") { Description = "how many runs", DefaultValueFactory = _ => 50 };
+        var limit = Common.Number("--limit", "how many runs", 1, 1_000_000, 50);
         var json = Common.JsonOption();
         var command = new Command("runs", "the run ledger") { pipelineName, limit, json };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var settings = IngotSettings.Load(Directory.GetCurrentDirectory());
-            await using var state = Composition.OpenState(settings, TimeProvider.System);
+            await using var state = Common.OpenExistingState(settings, TimeProvider.System);
             var runs = await state.ListRunsAsync(parse.GetValue(pipelineName), parse.GetValue(limit), io.Cancellation).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -216,7 +220,10 @@ internal static class RunsCommand
                 return 0;
             }
             foreach (var r in runs)
-                await io.Out.WriteLineAsync($"{r.RunId}  {r.Pipeline,-24} {r.StartedAt:yyyy-MM-dd HH:mm:ss}  {r.Status,-16} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
+            {
+                var reason = r.Status is "crashed" or "failed" && Common.RunMessage(r.Summary) is { } m ? $"  {m}" : "";
+                await io.Out.WriteLineAsync($"{r.RunId}  {r.Pipeline,-24} {r.StartedAt:yyyy-MM-dd HH:mm:ss}  {r.Status,-16} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}{reason}").ConfigureAwait(false);
+            }
             return 0;
         }));
         return command;

@@ -17,7 +17,7 @@ internal static class RunCommand
         var to = new Option<string?>("--to") { Description = "end of the range, exclusive (UTC), default: the pipeline's end or now" };
         var refresh = new Option<bool>("--refresh") { Description = "re-fetch chunks already done and replace them atomically" };
         var fullRefresh = new Option<bool>("--full-refresh") { Description = "re-fetch everything as a full load" };
-        var concurrency = new Option<int?>("--concurrency") { Description = "concurrent requests (overrides http.concurrency)" };
+        var concurrency = Common.OptionalNumber("--concurrency", "concurrent requests, 1..1000 (overrides http.concurrency)", 1, 1000);
         var logFormat = new Option<string?>("--log-format") { Description = "json or text (default: text on a terminal, json otherwise)" };
         var streams = new Option<string?>("--streams") { Description = "only these streams, comma-separated (default: every stream)" };
         var command = new Command("run", "plan, skip done work, fetch, land, commit, summarise") { pipeline, from, to, streams, refresh, fullRefresh, concurrency, logFormat };
@@ -94,6 +94,12 @@ internal static class RunCommand
                 : await display.RunAsync(() => pipelineRunner.RunAsync(options, stop.Token)).ConfigureAwait(false);
             var uploaded = await pipelineRunner.UploadLogAsync(runLog, startedAt, CancellationToken.None).ConfigureAwait(false);
             return !uploaded && summary.ExitCode == ExitCodes.Complete ? ExitCodes.FailedChunks : summary.ExitCode;
+        }
+        catch (Exception e) when (e is not LeaseHeldException)
+        {
+            // The run record is closed already (failed or crashed, with the reason); the run log keeps the details.
+            provider.Detail(info, "Run failure detail", e.ToString());
+            throw;
         }
         finally
         {

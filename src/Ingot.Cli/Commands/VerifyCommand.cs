@@ -17,7 +17,7 @@ internal static class VerifyCommand
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
             var ct = io.Cancellation;
             var destinations = Composition.Destinations(spec);
-            await using var state = Composition.OpenState(settings, TimeProvider.System);
+            await using var state = Common.OpenExistingState(settings, TimeProvider.System);
             var chunks = await state.GetChunksAsync(spec.Name, ct).ConfigureAwait(false);
             var problems = new List<(string Kind, string Destination, string Path, string Detail)>();
             var checkedFiles = new HashSet<(string, string)>();

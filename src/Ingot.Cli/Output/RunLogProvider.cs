@@ -53,6 +53,15 @@ internal sealed class RunLogProvider : ILoggerProvider
 
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
+    /// <summary>A failure's full details (redacted), kept in the run log only: the console gets the one-line message.</summary>
+    public void Detail(Engine.RunInfo run, string message, string detail)
+    {
+        if (_file is null) return;
+        var ts = _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var line = Redact.Message(Json(ts, "debug", message, [new("run_id", run.RunId), new("pipeline", run.Pipeline), new("detail", detail)]));
+        lock (_lock) _file.WriteLine(line);
+    }
+
     public void Dispose() => _file?.Dispose();
 
     private bool Enabled(LogLevel level, int eventId) => level >= _min || eventId == RunLog.Events.RunComplete;

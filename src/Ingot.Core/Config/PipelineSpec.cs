@@ -49,6 +49,9 @@ public abstract record SourceSpec(string Type)
 
     /// <summary>The stream's primary key fields (dot paths), or empty when it has none: a bronze table's <c>raw_id</c>.</summary>
     public virtual IReadOnlyList<string> PrimaryKey(string stream) => [];
+
+    /// <summary>Record fields this source's own settings name (an <c>event_time</c>, a cursor), checked before any request.</summary>
+    public virtual IReadOnlyList<FieldRef> FieldRefs => [];
 }
 
 public sealed record KnmiSourceSpec(
@@ -65,7 +68,7 @@ public sealed record KnmiSourceSpec(
     /// <summary>The one stream: the collection.</summary>
     public override IReadOnlyList<string> Streams => [Collection];
 
-    public override IEnumerable<string?> Secrets => [ApiKey];
+    public override IEnumerable<string?> Secrets => [ApiKey, .. Http.Redact.SecretsIn(BaseUrl)];
 
     public override string? QuotaKey => ApiKey;
 }
@@ -86,7 +89,7 @@ public sealed record NoaaSourceSpec(
     /// <summary>The one stream: the dataset id lowercased (<c>precip_15</c>).</summary>
     public override IReadOnlyList<string> Streams => [Dataset.ToLowerInvariant()];
 
-    public override IEnumerable<string?> Secrets => [Token];
+    public override IEnumerable<string?> Secrets => [Token, .. Http.Redact.SecretsIn(BaseUrl)];
 
     public override string? QuotaKey => Token;
 }
@@ -120,6 +123,9 @@ public abstract record DestinationSpec(string Type)
 
     public virtual IEnumerable<string?> Secrets => [];
 
+    /// <summary>Record fields this destination's settings name (partition columns), checked before any request.</summary>
+    public virtual IReadOnlyList<FieldRef> FieldRefs => [];
+
     /// <summary>A lake folder or bucket this destination writes under, where the quarantine may go too; null for tables and topics.</summary>
     public virtual (string Path, StoreOptions Store)? Lake => null;
 
@@ -150,6 +156,13 @@ public sealed record ValidationSpec(string? SchemaPath, OnInvalid OnInvalid)
     /// <summary><c>validation.warnings</c>: a record the main schema accepts but this one does not is marked <c>warning</c>.</summary>
     public string? WarningsPath { get; init; }
 }
+
+/// <summary>
+/// A record field a setting names (<c>partition_by: [station]</c>, <c>event_time: paid_at</c>), with where it is written,
+/// so that a misspelt field is an error before any request rather than a lake of <c>__HIVE_DEFAULT_PARTITION__</c>.
+/// <see cref="Stream"/>: the stream it applies to, or null for every stream of its source or destination.
+/// </summary>
+public sealed record FieldRef(string Field, string Setting, string Location, string? Stream = null);
 
 /// <summary>A named transform with its settings (validated at load time by the transform registry).</summary>
 public sealed record TransformSpec(string Name, IReadOnlyDictionary<string, string> Settings);

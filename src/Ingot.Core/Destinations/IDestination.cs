@@ -152,6 +152,14 @@ public interface IDestination : IAsyncDisposable
     /// <summary>False for a destination that holds only some units (the quarantine holds units with invalid records).</summary>
     bool HoldsEveryUnit => true;
 
+    /// <summary>
+    /// Preflight, before any request: proves the destination can write where it lands <paramref name="pipeline"/> — a file
+    /// destination writes a small probe under its <c>_tmp</c> area and removes it again (<see cref="Storage.StoreProbe"/>),
+    /// a table or topic checks its connection and rights. Throws the store's own error when it cannot. A destination that
+    /// writes nothing of its own (none yet) keeps the default.
+    /// </summary>
+    Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Run start: remove temp files a crashed run left behind; create what is missing.</summary>
     Task PrepareAsync(RunContext run, CancellationToken cancellationToken);
 

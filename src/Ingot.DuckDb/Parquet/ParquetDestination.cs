@@ -78,6 +78,8 @@ internal sealed partial class ParquetDestination : IDestination
 
     public string Name { get; }
 
+    public Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Storage.StoreProbe.ProbeAsync(_store, pipeline, cancellationToken);
+
     public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken) =>
         await _store.RemoveStaleTempsAsync(_pipeline, cancellationToken).ConfigureAwait(false);
 

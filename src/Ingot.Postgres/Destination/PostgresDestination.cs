@@ -94,6 +94,22 @@ internal sealed class PostgresDestination : IDestination
     }
 
     /// <summary>Run start: the schema, the unit table and every stream's table made when missing (checked when present), and the partitions known.</summary>
+    /// <summary>
+    /// Preflight before any request: the server answers, the credentials work, and the role may create what is missing
+    /// (the schema in the database, tables in the schema) — so a run that could never land sends nothing first.
+    /// </summary>
+    public async Task ProbeAsync(string pipeline, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(
+            """
+            SELECT CASE WHEN to_regnamespace($1) IS NULL THEN has_database_privilege(current_database(), 'CREATE')
+                        ELSE has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE') END
+            """, connection) { Parameters = { new() { Value = _spec.Schema } } };
+        if (await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
+            throw new InvalidOperationException($"destination {Name}: the role may not create tables in schema {_spec.Schema} of {Server}; grant CREATE on the schema (or the database) or choose another schema");
+    }
+
     public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);

@@ -160,4 +160,35 @@ public sealed class PostgresBronzeTests(PostgresFixture pg) : IClassFixture<Post
         (run.Stdout + run.Stderr).ShouldNotContain(secret);
         foreach (var f in ws.AllFiles(ws.Home)) (await File.ReadAllTextAsync(f, Ct)).ShouldNotContain(secret);
     }
+
+    [Fact]
+    public async Task Run_RoleMayNotCreateTables_RefusedBeforeAnyFileIsReadWithTheWayForward()
+    {
+        // Given a role that may connect but not create anything in the database's public schema (PostgreSQL 15's default)
+        var admin = await pg.CreateDatabaseAsync();
+        var database = new NpgsqlConnectionStringBuilder(admin).Database!;
+        var role = $"ro_{Guid.NewGuid():N}"[..12];
+        await PostgresFixture.ExecuteAsync(admin, $"CREATE ROLE {role} LOGIN PASSWORD 'ro-pass-1'", $"GRANT CONNECT ON DATABASE \"{database}\" TO {role}");
+        using var ws = new Workspace();
+        Directory.CreateDirectory(Path.Combine(ws.Dir, "drop"));
+        ws.Write("drop/a.csv", "id\n1\n");
+        var pipeline = ws.Write("p.yaml", """
+            name: ro
+            source:
+              type: files
+              path: ./drop
+            destinations:
+              - type: postgres
+                connection: ${PG_URL}
+            """);
+
+        // When it runs
+        var run = await IngotProcess.RunAsync(ws.Dir, Env(pg.ConnectionString(database, role, "ro-pass-1")), "run", pipeline);
+
+        // Then the preflight refuses it with the reason and what to grant, and no table or unit record exists
+        run.ExitCode.ShouldBe(2, run.Stdout + run.Stderr);
+        run.Stderr.ShouldContain("may not create tables in schema public");
+        run.Stderr.ShouldContain("grant CREATE");
+        (await PostgresFixture.QueryAsync(admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).ShouldBe(["0"]);
+    }
 }

@@ -61,4 +61,31 @@ public sealed class RedactTests
         // Then
         text.ShouldBe("abc def");
     }
+
+    [Theory]
+    [InlineData("GET http://user:hunter2-pw@api.test/edr?x=1", "GET http://***@api.test/edr?x=1")]
+    [InlineData("postgres://bronze:s3cr3t-pw@db.test:5432/bronze", "postgres://***@db.test:5432/bronze")]
+    [InlineData("Host=db;Username=bronze;Password=s3cr3t-pw;Database=x", "Host=db;Username=bronze;Password=***;Database=x")]
+    [InlineData("Host=db;pwd='a;b'", "Host=db;pwd=***")]
+    [InlineData("failed for https://x.test/a?api_key=k3y&q=1: refused", "failed for https://x.test/a?api_key=***&q=1: refused")]
+    public void Message_UserInfoConnectionPasswordsAndKeyParameters_AreMaskedInAnyText(string text, string expected)
+    {
+        // When
+        var redacted = Redact.Message(text);
+
+        // Then
+        redacted.ShouldBe(expected);
+    }
+
+    [Fact]
+    public void SecretsIn_UrlWithUserInfo_YieldsThePassword()
+    {
+        // When
+        var secrets = Redact.SecretsIn("http://edr-user:pa%2Bss@host/x").ToList();
+
+        // Then
+        secrets.ShouldContain("pa%2Bss");
+        secrets.ShouldContain("pa+ss");
+        secrets.ShouldNotContain("edr-user");
+    }
 }
