@@ -126,8 +126,8 @@ public sealed class RestSource : ISource
         var url = pager.First(request);
         for (var number = 1; url is not null; number++)
         {
-            var (reply, page) = await GetPageAsync(url, stream, pager, unit.Key, number, cancellationToken).ConfigureAwait(false);
-            var shown = $"GET {Redact.Url(url, QuerySecrets)}";
+            var (reply, page, sent) = await GetPageAsync(url, stream, pager, unit.Key, number, cancellationToken).ConfigureAwait(false);
+            var shown = $"GET {Redact.Url(sent, QuerySecrets)}";
             if (page.Problem is { } problem) throw new InvalidDataException($"stream {stream.Name}, page {number} ({shown}): {problem}");
             var records = new List<Record>(page.Records.Count);
             foreach (var r in page.Records)
@@ -177,7 +177,7 @@ public sealed class RestSource : ISource
     }
 
     /// <summary>One page, with the credentials on it; a fetched token the API refuses (401) is renewed once and the page asked again.</summary>
-    private async Task<(HttpReply Reply, RestPage Page)> GetPageAsync(Uri url, RestStreamSpec stream, Pager pager, string chunkKey, int number, CancellationToken cancellationToken)
+    private async Task<(HttpReply Reply, RestPage Page, Uri Sent)> GetPageAsync(Uri url, RestStreamSpec stream, Pager pager, string chunkKey, int number, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -191,7 +191,7 @@ public sealed class RestSource : ISource
                 var reply = await _http.GetAsync(target, headers, (status, body, contentType) =>
                     status is < 200 or >= 300 ? null : RestPage.TryParse(body, contentType, status, stream, pager.NextFrom, pager.TotalFrom, out page),
                     chunkKey, cancellationToken).ConfigureAwait(false);
-                return (reply, page!);
+                return (reply, page!, target);
             }
             catch (HttpFailure f) when (f.Status == 401 && _auth.Renews && attempt == 1)
             {
@@ -200,7 +200,7 @@ public sealed class RestSource : ISource
             }
             catch (HttpFailure f)
             {
-                throw new HttpFailure(f.Kind, f.Status, $"stream {stream.Name}, page {number} (GET {Redact.Url(url, QuerySecrets)}): {f.Message}", f.RetryAfter, f);
+                throw new HttpFailure(f.Kind, f.Status, $"stream {stream.Name}, page {number} (GET {Redact.Url(target, QuerySecrets)}): {f.Message}", f.RetryAfter, f);
             }
         }
     }
