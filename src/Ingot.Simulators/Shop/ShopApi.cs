@@ -135,19 +135,12 @@ internal sealed class ShopApi(SimulatorOptions options, ShopOptions shop, ShopDa
         }
         var page = rows.Skip(start).Take(limit).ToList();
         var more = start + page.Count < rows.Count;
-        return SimResponse.JsonBody(200, Json, w =>
+        return List("data", page, w =>
         {
-            w.WriteStartObject();
-            w.WriteStartArray("data");
-            foreach (var r in page) r.Json.WriteTo(w);
-            w.WriteEndArray();
-            w.WriteStartObject("meta");
             w.WriteNumber("count", page.Count);
             w.WriteBoolean("has_more", more);
             if (more) w.WriteString("next_cursor", Cursor(page[^1]));
             else w.WriteNull("next_cursor");
-            w.WriteEndObject();
-            w.WriteEndObject();
         });
     }
 
@@ -158,21 +151,28 @@ internal sealed class ShopApi(SimulatorOptions options, ShopOptions shop, ShopDa
         if (!Int(query, "per_page", 25, 1, 100, out var perPage, out fault)) return fault!;
         var rows = data.Rows(ShopApiKind.Shipments, shop.IgnoreSince ? null : since);
         var slice = rows.Skip((int)Math.Min(int.MaxValue, (long)(page - 1) * perPage)).Take(perPage).ToList();
-        return SimResponse.JsonBody(200, Json, w =>
+        return List("shipments", slice, w =>
         {
-            w.WriteStartObject();
-            w.WriteStartArray("shipments");
-            foreach (var r in slice) r.Json.WriteTo(w);
-            w.WriteEndArray();
-            w.WriteStartObject("meta");
             w.WriteNumber("page", page);
             w.WriteNumber("per_page", perPage);
             w.WriteNumber("total", rows.Count);
             w.WriteNumber("total_pages", (rows.Count + perPage - 1) / perPage);
+        });
+    }
+
+    /// <summary><c>{"&lt;name&gt;":[…records…],"meta":{…}}</c>.</summary>
+    private static SimResponse List(string name, List<ShopData.Row> rows, Action<Utf8JsonWriter> meta) =>
+        SimResponse.JsonBody(200, Json, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray(name);
+            foreach (var r in rows) r.Json.WriteTo(w);
+            w.WriteEndArray();
+            w.WriteStartObject("meta");
+            meta(w);
             w.WriteEndObject();
             w.WriteEndObject();
         });
-    }
 
     private async Task<SimResponse> TokenAsync(HttpRequest request)
     {

@@ -34,7 +34,8 @@ public sealed class RestSource : ISource
         _http = http;
         _time = time;
         _auth = new RestAuth(spec.Auth, http, time);
-        var baseUri = new Uri(spec.BaseUrl);
+        if (!Uri.TryCreate(spec.BaseUrl, UriKind.Absolute, out var baseUri))
+            throw new Config.ConfigException($"source {spec.Name}: base_url '{spec.BaseUrl}' is not an http(s) URL ('simulator' starts the shop simulator only under ingot run)");
         // user:password in base_url is HTTP Basic (when no auth: is given); it never stays in a URL that is sent or written.
         if (!string.IsNullOrEmpty(baseUri.UserInfo))
         {

@@ -14,7 +14,13 @@ public sealed record RestSourceSpec(
 {
     public override IReadOnlyList<string> Streams => [.. StreamSpecs.Select(s => s.Name)];
 
-    public override IEnumerable<string?> Secrets => [.. Auth.Secrets, UserInfoPassword(BaseUrl)];
+    /// <summary>The auth's credentials, a password in the base URL, and header values that carry credentials (<c>Authorization</c>, <c>X-Api-Token</c>, …).</summary>
+    public override IEnumerable<string?> Secrets =>
+        [.. Auth.Secrets, UserInfoPassword(BaseUrl), .. Headers.Where(h => IsCredentialHeader(h.Key)).Select(h => h.Value)];
+
+    internal static bool IsCredentialHeader(string name) =>
+        name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
+        || new[] { "key", "token", "secret", "password", "auth" }.Any(p => name.Contains(p, StringComparison.OrdinalIgnoreCase));
 
     public override string? QuotaKey => Auth.Secrets.FirstOrDefault() ?? BaseUrl;
 

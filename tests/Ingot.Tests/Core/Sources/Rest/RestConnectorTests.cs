@@ -16,7 +16,7 @@ public sealed class RestConnectorTests
         // Given the REST source of DESIGN §4.1
         var yaml = Pipeline("""
                 base_url: ${PAYMENTS_API_URL}
-                headers: {Accept-Version: "2024-01"}
+                headers: {Accept-Version: "2024-01", X-Partner-Token: "pt-secret-77"}
                 auth:
                   type: api_key
                   header: x-api-key
@@ -41,8 +41,10 @@ public sealed class RestConnectorTests
         spec.BaseUrl.ShouldBe("https://pay.test");
         spec.Name.ShouldBe("api");
         spec.Auth.ShouldBe(new RestAuthSpec.ApiKey("x-api-key", null, "pk_live_123"));
-        spec.Headers.ShouldBe([new("Accept-Version", "2024-01")]);
+        spec.Headers.ShouldBe([new("Accept-Version", "2024-01"), new("X-Partner-Token", "pt-secret-77")]);
         spec.Secrets.ShouldContain("pk_live_123");
+        spec.Secrets.ShouldContain("pt-secret-77");
+        spec.Secrets.ShouldNotContain("2024-01");
         var s = spec.StreamSpecs.Single();
         s.ShouldBe(s with
         {
