@@ -12,25 +12,30 @@ namespace Ingot.Sources.Rest;
 /// </summary>
 internal sealed class LookbackMemo
 {
-    private readonly SortedDictionary<DateTimeOffset, HashSet<string>> _byCursor = [];
+    // Versions read back from the stored memo (cursor ticks → hashes), and versions landed in this run (kept as they
+    // are: hashing happens only for a record whose cursor value the stored memo holds, and when the memo is written).
+    private readonly Dictionary<long, HashSet<string>> _stored = [];
+    private readonly HashSet<(long Ticks, string Key)> _run = [];
+    private int _storedCount;
 
-    private int _count;
+    public int Count => _storedCount + _run.Count;
 
-    public int Count => _count;
-
-    /// <summary>The memo as kept with the checkpoint: <c>{"v":1,"versions":{"2024-01-15T10:30:00Z":["…"]}}</c>.</summary>
+    /// <summary>The memo as kept with the checkpoint: <c>{"v":1,"versions":{"2024-01-15T10:30:00Z":["…"]}}</c>, cursors in order.</summary>
     public string ToJson()
     {
+        var all = new SortedDictionary<long, SortedSet<string>>();
+        foreach (var (ticks, hashes) in _stored) Group(all, ticks).UnionWith(hashes);
+        foreach (var (ticks, key) in _run) Group(all, ticks).Add(Hash(ticks, key));
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
             w.WriteNumber("v", 1);
             w.WriteStartObject("versions");
-            foreach (var (cursor, keys) in _byCursor)
+            foreach (var (ticks, hashes) in all)
             {
-                w.WriteStartArray(CursorTime.Format(cursor));
-                foreach (var k in keys.Order(StringComparer.Ordinal)) w.WriteStringValue(k);
+                w.WriteStartArray(CursorTime.Format(new DateTimeOffset(ticks, TimeSpan.Zero)));
+                foreach (var h in hashes) w.WriteStringValue(h);
                 w.WriteEndArray();
             }
             w.WriteEndObject();
@@ -39,7 +44,13 @@ internal sealed class LookbackMemo
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    /// <summary>Reads a stored memo; null or another source's memo gives an empty one (nothing known inside the window).</summary>
+    private static SortedSet<string> Group(SortedDictionary<long, SortedSet<string>> all, long ticks)
+    {
+        if (!all.TryGetValue(ticks, out var set)) all[ticks] = set = new SortedSet<string>(StringComparer.Ordinal);
+        return set;
+    }
+
+    /// <summary>Reads a stored memo; null gives an empty one (nothing known inside the window).</summary>
     public static LookbackMemo Parse(string? json)
     {
         var memo = new LookbackMemo();
@@ -52,7 +63,7 @@ internal sealed class LookbackMemo
             foreach (var group in versions.EnumerateObject())
             {
                 if (!CursorTime.TryParse(group.Name, out var cursor)) throw new InvalidDataException($"the stream's checkpoint memo holds an unreadable cursor '{group.Name}'");
-                foreach (var k in group.Value.EnumerateArray()) memo.AddHashed(cursor, k.GetString() ?? "");
+                foreach (var k in group.Value.EnumerateArray()) memo.AddStored(cursor.UtcTicks, k.GetString() ?? "");
             }
         }
         catch (JsonException e)
@@ -63,26 +74,28 @@ internal sealed class LookbackMemo
     }
 
     /// <summary>True when this version (key at this cursor value) was landed before.</summary>
-    public bool Contains(DateTimeOffset cursor, string key) => _byCursor.TryGetValue(cursor, out var keys) && keys.Contains(Hash(cursor, key));
+    public bool Contains(DateTimeOffset cursor, string key) => Known(cursor.UtcTicks, key) || _run.Contains((cursor.UtcTicks, key));
+
+    private bool Known(long ticks, string key) => _stored.TryGetValue(ticks, out var hashes) && hashes.Contains(Hash(ticks, key));
 
     /// <summary>Adds a version; false when it was there already.</summary>
-    public bool Add(DateTimeOffset cursor, string key) => AddHashed(cursor, Hash(cursor, key));
+    public bool Add(DateTimeOffset cursor, string key) => !Known(cursor.UtcTicks, key) && _run.Add((cursor.UtcTicks, key));
 
-    private bool AddHashed(DateTimeOffset cursor, string hash)
+    private void AddStored(long ticks, string hash)
     {
-        if (!_byCursor.TryGetValue(cursor, out var keys)) _byCursor[cursor] = keys = new HashSet<string>(StringComparer.Ordinal);
-        if (!keys.Add(hash)) return false;
-        _count++;
-        return true;
+        if (!_stored.TryGetValue(ticks, out var hashes)) _stored[ticks] = hashes = new HashSet<string>(StringComparer.Ordinal);
+        if (hashes.Add(hash)) _storedCount++;
     }
 
     /// <summary>Lets go of the versions before <paramref name="from"/>.</summary>
     public void RemoveBefore(DateTimeOffset from)
     {
-        while (_byCursor.Count > 0 && _byCursor.First() is var (cursor, keys) && cursor < from)
+        var limit = from.UtcTicks;
+        _run.RemoveWhere(v => v.Ticks < limit);
+        foreach (var ticks in _stored.Keys.Where(t => t < limit).ToList())
         {
-            _byCursor.Remove(cursor);
-            _count -= keys.Count;
+            _storedCount -= _stored[ticks].Count;
+            _stored.Remove(ticks);
         }
     }
 
@@ -90,19 +103,31 @@ internal sealed class LookbackMemo
     public LookbackMemo From(DateTimeOffset from)
     {
         var copy = new LookbackMemo();
-        foreach (var (cursor, keys) in _byCursor)
+        var limit = from.UtcTicks;
+        foreach (var (ticks, hashes) in _stored)
         {
-            if (cursor < from) continue;
-            copy._byCursor[cursor] = new HashSet<string>(keys, StringComparer.Ordinal);
-            copy._count += keys.Count;
+            if (ticks < limit) continue;
+            copy._stored[ticks] = new HashSet<string>(hashes, StringComparer.Ordinal);
+            copy._storedCount += hashes.Count;
+        }
+        foreach (var v in _run)
+        {
+            if (v.Ticks >= limit) copy._run.Add(v);
         }
         return copy;
     }
 
-    private static string Hash(DateTimeOffset cursor, string key)
+    /// <summary>SHA-256 of the cursor's UTC ticks and the key's UTF-8, first 96 bits, base64.</summary>
+    private static string Hash(long ticks, string key)
     {
+        var length = 8 + Encoding.UTF8.GetMaxByteCount(key.Length);
+        var rented = length <= 512 ? null : System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        Span<byte> input = rented ?? stackalloc byte[512];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(input, ticks);
+        var written = 8 + Encoding.UTF8.GetBytes(key, input[8..]);
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes($"{CursorTime.Format(cursor)}\u001e{key}"), hash);
+        SHA256.HashData(input[..written], hash);
+        if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
         return Convert.ToBase64String(hash[..12]);
     }
 }

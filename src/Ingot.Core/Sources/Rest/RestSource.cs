@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using Ingot.Destinations;
 using Ingot.Http;
 using Ingot.Records;
@@ -123,7 +122,8 @@ public sealed class RestSource : ISource
         // A copy: the plan's memo stays as stored, whatever an attempt of this unit read.
         var memo = plan.Memo.From(DateTimeOffset.MinValue);
         DateTimeOffset? largest = null;
-        byte[]? previousHash = null;
+        var memoLimit = MemoInRunLimit;
+        byte[]? previous = null;
         var url = pager.First(request);
         for (var number = 1; url is not null; number++)
         {
@@ -141,14 +141,18 @@ public sealed class RestSource : ISource
                     if (!memo.Add(c, r.Key)) continue;
                     if (largest is null || c > largest) largest = c;
                     // Memory stays bounded on a long full load: versions below the window can only repeat within this run.
-                    if (memo.Count > MemoInRunLimit) memo.RemoveBefore(largest.Value - stream.Lookback);
+                    if (memo.Count > memoLimit)
+                    {
+                        memo.RemoveBefore(largest.Value - stream.Lookback);
+                        memoLimit = Math.Max(MemoInRunLimit, 2 * memo.Count);
+                    }
                 }
                 records.Add(Record.FromUtf8(r.Utf8, r.EventTs));
             }
-            var hash = page.Served > 0 ? SHA256.HashData(reply.Body) : null;
-            if (hash is not null && previousHash is not null && hash.AsSpan().SequenceEqual(previousHash))
+            // A full page byte-identical to the one before: the API ignores the paging parameters (memory: one page more).
+            if (page.Served > 0 && previous is not null && reply.Body.AsSpan().SequenceEqual(previous))
                 throw new InvalidDataException($"stream {stream.Name}, page {number} ({shown}) is the same as page {number - 1}: the API ignores the paging parameters, paging would never end");
-            previousHash = hash;
+            previous = page.Served > 0 ? reply.Body : null;
             var next = pager.Next(request, url, page, reply);
             var fetched = new FetchedPage($"{unit.Key}_p{number:D5}", reply.Body, shown, reply.Status, _time.GetUtcNow(), records);
             if (next is null && stream.Incremental is not null && largest is { } top)

@@ -7,10 +7,13 @@ namespace Ingot.Sources.Rest;
 internal static class DotPath
 {
     /// <summary>The value at <paramref name="path"/>, or false when a segment is missing (a JSON null is found, not missing).</summary>
+    // A stream has a handful of paths, read for every record: split each once.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string[]> Segments = new(StringComparer.Ordinal);
+
     public static bool TryGet(JsonElement root, string path, out JsonElement value)
     {
         value = root;
-        foreach (var segment in path.Split('.'))
+        foreach (var segment in Segments.GetOrAdd(path, p => p.Split('.')))
         {
             if (value.ValueKind == JsonValueKind.Object)
             {
