@@ -107,6 +107,25 @@ public sealed class RestSourceShopTests
     }
 
     [Fact]
+    public async Task Payments_FaultsAndRateLimit_RetriedAndEveryRecordOnce()
+    {
+        // Given an API failing a third of its data requests (5xx, 429 with and without Retry-After, resets, cut bodies)
+        await using var sim = await SimulatorHost.StartShopAsync(new SimulatorOptions
+        {
+            Latency = TimeSpan.Zero, FailRate = 0.33, Seed = 11, RetryAfterSeconds = 0,
+            Faults = FaultKinds.ServerError5xx | FaultKinds.TooManyRequests429 | FaultKinds.TooManyRequests429RetryAfter | FaultKinds.ConnectionReset | FaultKinds.TruncatedBody,
+        }, cancellationToken: Ct);
+        var source = Source(Spec(Payments(sim)), new HttpClientHandler(), retries: 8);
+
+        // When
+        var pages = await RunAsync(source);
+
+        // Then the retries got every page: each payment once, and faults were really served
+        Landed(pages, "payment_id").ShouldBe(sim.Shop!.Versions(ShopApiKind.Payments), ignoreOrder: true);
+        sim.Requests.Count(r => r.Fault is not null).ShouldBeGreaterThan(0);
+    }
+
+    [Fact]
     public async Task Payments_BadKey_FailsWithTheApisMessageAndNoKey()
     {
         await using var sim = await SimulatorHost.StartShopAsync(new SimulatorOptions { Latency = TimeSpan.Zero }, cancellationToken: Ct);
