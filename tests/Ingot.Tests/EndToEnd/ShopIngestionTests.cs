@@ -212,6 +212,9 @@ public sealed class ShopIngestionTests
         caughtUp.ExitCode.ShouldBe(0, caughtUp.Stdout + caughtUp.Stderr);
         StreamOf(caughtUp, "payments").GetProperty("records_landed").GetInt64().ShouldBe(tick.UpdatedPayments.Count + tick.InsertedPayments.Count);
         StreamOf(caughtUp, "shipments").GetProperty("records_landed").GetInt64().ShouldBe(0);
+        var after = await StatusAsync(ws, pipeline);
+        after.GetProperty("failed").GetArrayLength().ShouldBe(0, "the failed payments unit was asked again under its key and is done");
+        Checkpoint(after, "payments").ShouldNotBe(before);
         ShouldHoldEveryVersionOnce(ws, sim, payments1, ShopApiKind.Payments);
         ShouldHoldEveryVersionOnce(ws, sim, shipments1, ShopApiKind.Shipments);
         SecretsAppearNowhere(ws, failed, caughtUp);
@@ -227,6 +230,7 @@ public sealed class ShopIngestionTests
         var killed = await IngotProcess.RunAndKillAsync(ws.Dir, Env, 1, "run", pipeline);
         killed.ShouldContain("\"Chunk landed\"");
         Rows(ws, "payments", "payment_id").ShouldBeEmpty("the payments unit was cut short before its commit");
+        (await StatusAsync(ws, pipeline)).GetProperty("chunks").GetProperty("pending").GetInt32().ShouldBe(1);
 
         // When the next run goes
         var resumed = await RunAsync(ws, pipeline);
@@ -239,6 +243,8 @@ public sealed class ShopIngestionTests
         ShouldHoldEveryVersionOnce(ws, sim, [], ShopApiKind.Payments);
         ShouldHoldEveryVersionOnce(ws, sim, [], ShopApiKind.Shipments);
         Directory.EnumerateFiles(Path.Combine(ws.Lake, "shop-bronze", "raw", "payments", "_manifests")).Count().ShouldBe(1);
+        // the killed run's payments unit was the one asked again: nothing is left pending
+        (await StatusAsync(ws, pipeline)).GetProperty("chunks").TryGetProperty("pending", out _).ShouldBeFalse();
         var verify = await IngotProcess.RunAsync(ws.Dir, Env, "verify", pipeline);
         verify.ExitCode.ShouldBe(0, verify.Stdout + verify.Stderr);
         SecretsAppearNowhere(ws, resumed, verify);
