@@ -123,7 +123,7 @@ internal sealed class RestAuth(RestAuthSpec spec, ResilientHttp http, TimeProvid
         }
         catch (HttpFailure f)
         {
-            throw new HttpFailure(f.Kind == FailureKind.QuotaExhausted ? FailureKind.Permanent : f.Kind, f.Status, $"OAuth 2.0 token request to {Redact.Url(new Uri(o.TokenUrl))} failed: {f.Message}", f.RetryAfter);
+            throw new HttpFailure(f.Kind, f.Status, $"OAuth 2.0 token request to {Redact.Url(new Uri(o.TokenUrl))} failed: {f.Message}", f.RetryAfter);
         }
         return new Token(accessToken!, RenewAt(requested, expiresIn));
     }

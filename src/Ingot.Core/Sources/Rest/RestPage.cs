@@ -31,7 +31,9 @@ internal sealed class RestPage
     public static HttpFailure? TryParse(byte[] body, string? contentType, int status, RestStreamSpec stream, string? nextFrom, string? totalFrom, out RestPage page)
     {
         page = new RestPage();
-        if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
+        // A maintenance or proxy page (even with 200) is retried, never data; other types are read if they parse as JSON
+        // (some APIs label JSON text/plain).
+        if (contentType is not null && (contentType.Contains("html", StringComparison.OrdinalIgnoreCase) || contentType.Contains("xml", StringComparison.OrdinalIgnoreCase)))
             return new HttpFailure(FailureKind.Transient, status, $"not JSON: content type {contentType}");
         JsonDocument doc;
         try

@@ -50,7 +50,10 @@ internal static class DotPath
 /// </summary>
 internal static class CursorTime
 {
-    /// <summary>A time from a record field: an ISO 8601 string (no zone: UTC), or epoch seconds / milliseconds (a number or a string of digits).</summary>
+    /// <summary>
+    /// A time from a record field: an ISO 8601 string (no zone: UTC), or epoch seconds / milliseconds — a JSON number, or a
+    /// string of digits when the format says epoch (in an ISO 8601 stream <c>"20240115"</c> is not silently a 1970 time).
+    /// </summary>
     public static bool TryRead(JsonElement v, SinceFormat format, out DateTimeOffset time)
     {
         time = default;
@@ -59,7 +62,8 @@ internal static class CursorTime
             case JsonValueKind.String:
             {
                 var s = v.GetString()!;
-                if (s.Length > 0 && s.All(c => char.IsAsciiDigit(c) || c == '.') && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var n)) return FromEpoch(n, format, out time);
+                if (format != SinceFormat.Iso8601 && s.Length > 0 && s.All(c => char.IsAsciiDigit(c) || c == '.') && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
+                    return FromEpoch(n, format, out time);
                 if (!DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time)) return false;
                 return true;
             }

@@ -75,3 +75,43 @@ public sealed class LookbackMemoTests
         error.Message.ShouldStartWith("the stream's checkpoint memo");
     }
 }
+
+public sealed class CursorTimeTests
+{
+    private static System.Text.Json.JsonElement J(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.Clone();
+
+    [Theory]
+    [InlineData("\"2024-01-15T10:30:00Z\"", SinceFormat.Iso8601, "2024-01-15T10:30:00Z")]
+    [InlineData("\"2024-01-15T11:30:00.125+01:00\"", SinceFormat.Iso8601, "2024-01-15T10:30:00.125Z")]
+    [InlineData("\"2024-01-15T10:30:00\"", SinceFormat.Iso8601, "2024-01-15T10:30:00Z")]
+    [InlineData("1705314600", SinceFormat.EpochSeconds, "2024-01-15T10:30:00Z")]
+    [InlineData("\"1705314600\"", SinceFormat.EpochSeconds, "2024-01-15T10:30:00Z")]
+    [InlineData("1705314600123", SinceFormat.EpochMilliseconds, "2024-01-15T10:30:00.123Z")]
+    [InlineData("1705314600", SinceFormat.Iso8601, "2024-01-15T10:30:00Z")]
+    [InlineData("1705314600123", SinceFormat.Iso8601, "2024-01-15T10:30:00.123Z")]
+    public void TryRead_TimeForms_ReadAsOneInstant(string json, SinceFormat format, string expected)
+    {
+        CursorTime.TryRead(J(json), format, out var t).ShouldBeTrue();
+
+        CursorTime.Format(t).ShouldBe(expected);
+    }
+
+    [Theory]
+    [InlineData("\"20240115\"")]
+    [InlineData("\"soon\"")]
+    [InlineData("true")]
+    [InlineData("{}")]
+    public void TryRead_NotATime_IsRefused(string json)
+    {
+        CursorTime.TryRead(J(json), SinceFormat.Iso8601, out _).ShouldBeFalse();
+    }
+
+    [Theory]
+    [InlineData(SinceFormat.Iso8601, "2024-01-15T10:30:00Z")]
+    [InlineData(SinceFormat.EpochSeconds, "1705314600")]
+    [InlineData(SinceFormat.EpochMilliseconds, "1705314600999")]
+    public void Since_RoundsDownToTheFormatsPrecision(SinceFormat format, string expected)
+    {
+        CursorTime.Since(new DateTimeOffset(2024, 1, 15, 10, 30, 0, TimeSpan.Zero).AddTicks(9_999_999), format).ShouldBe(expected);
+    }
+}
