@@ -2,7 +2,15 @@ using System.CommandLine;
 using Ingot.Cli;
 using Ingot.Cli.Commands;
 
-return await Cli.RunAsync(args, Console.Out, Console.Error);
+try
+{
+    return await Cli.RunAsync(args, Console.Out, Console.Error);
+}
+catch (Exception e)
+{
+    // Nothing reaches the user as a .NET crash (exit 134 and a stack trace): whatever escaped a command is mapped here too.
+    return await Common.ReportAsync(Console.Error, e);
+}
 
 namespace Ingot.Cli
 {

@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: every S3 operation the lake needs (atomic put, hand-made multipart upload — s3rver needs
+// UseChunkEncoding=false, which TransferUtility cannot do —, listing, ranged reads) with one error mapping.
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -41,7 +43,15 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         Root = root;
         _location = S3Location.Parse(root);
         _settings = settings;
-        _client = settings.CreateClient();
+        try
+        {
+            _client = settings.CreateClient();
+        }
+        catch (Amazon.Runtime.AmazonClientException e)
+        {
+            // No region, endpoint or credentials anywhere (destination, AWS_* variables, ~/.aws): a configuration error.
+            throw new Config.ConfigException($"{root}: the S3 client cannot be configured ({e.Message}): set region: (or endpoint: for an S3-compatible server) on the destination, or AWS_REGION / AWS_ENDPOINT_URL_S3");
+        }
         var rootHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{_location.Bucket}/{_location.Prefix}")))[..16];
         // Per store instance: two runs on one machine never share scratch files; Dispose removes it.
         _scratchRoot = Path.Combine(Path.GetTempPath(), "ingot-s3-scratch", rootHash, Guid.NewGuid().ToString("N")[..12]);

@@ -21,12 +21,12 @@ internal sealed record S3Settings(string? Endpoint, string? Region, bool PathSty
         ArgumentNullException.ThrowIfNull(environment);
         var endpoint = FirstSet(options.Endpoint, environment("AWS_ENDPOINT_URL_S3"), environment("AWS_ENDPOINT_URL"));
         if (endpoint is not null && !Uri.TryCreate(endpoint, UriKind.Absolute, out _))
-            throw new ArgumentException($"S3 endpoint '{endpoint}' is not an absolute URL", nameof(options));
+            throw new Config.ConfigException($"S3 endpoint '{endpoint}' is not an absolute URL (e.g. http://127.0.0.1:9000)");
         var region = FirstSet(options.Region, environment("AWS_REGION"), environment("AWS_DEFAULT_REGION"));
         var accessKey = FirstSet(options.AccessKey);
         var secretKey = FirstSet(options.SecretKey);
         if ((accessKey is null) != (secretKey is null))
-            throw new ArgumentException("S3 access key and secret key must be given together", nameof(options));
+            throw new Config.ConfigException("S3 access_key and secret_key must be given together");
         // Custom endpoints (MinIO, s3rver, Ceph...) rarely have wildcard DNS for virtual-host buckets.
         var pathStyle = options.PathStyle ?? endpoint is not null;
         return new S3Settings(endpoint, region, pathStyle, accessKey, secretKey);

@@ -17,7 +17,7 @@ internal static class PlanCommand
         var pipeline = Common.PipelineArgument();
         var from = new Option<string?>("--from") { Description = "start of the range (UTC)" };
         var to = new Option<string?>("--to") { Description = "end of the range, exclusive (UTC)" };
-        var latency = new Option<double>("--latency") { Description = "assumed seconds per request for the ETA", DefaultValueFactory = _ => 1.0 };
+        var latency = Common.Number("--latency", "assumed seconds per request for the ETA", 0.001, 3600.0, 1.0);
         var json = Common.JsonOption();
         var streams = new Option<string?>("--streams") { Description = "only these streams, comma-separated" };
         var command = new Command("plan", "print units of work, requests, data points, quota days and ETA; makes no data request") { pipeline, from, to, streams, latency, json };
@@ -28,7 +28,7 @@ internal static class PlanCommand
             var options = new RunOptions(Common.Instant(parse.GetValue(from), "--from"), Common.Instant(parse.GetValue(to), "--to"), Streams: Common.Streams(parse.GetValue(streams)));
             Common.CheckRange(options.From, options.To);
             // Read-only: an absent state store is not created; the plan is then made against an empty one in memory.
-            await using var state = File.Exists(settings.StatePath) ? Composition.OpenState(settings, time) : SqliteStateStore.Open(":memory:", time);
+            await using var state = Common.OpenExistingState(settings, time);
             await using var planner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, NullRunObserver.Instance, time, null, Guid.NewGuid(), io.Cancellation).ConfigureAwait(false);
             var plan = await planner.Runner.PlanAsync(options, io.Cancellation).ConfigureAwait(false);
             var chunks = plan.Units;
@@ -106,8 +106,12 @@ internal static class ValidateCommand
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (_, spec) = Common.Load(parse.GetValue(pipeline)!);
-            var destinations = Composition.Destinations(spec);
-            foreach (var d in destinations) await d.DisposeAsync().ConfigureAwait(false);
+            // The checks a run makes before its first request: every destination writes and removes a probe, every field a
+            // setting names exists where the source knows its fields. No state is read or written.
+            var time = TimeProvider.System;
+            await using var state = SqliteStateStore.Open(":memory:", time);
+            await using var runner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, NullRunObserver.Instance, time, null, Guid.NewGuid(), io.Cancellation).ConfigureAwait(false);
+            await runner.Runner.PreflightAsync(io.Cancellation).ConfigureAwait(false);
             await io.Out.WriteLineAsync($"{spec.FilePath}: ok (pipeline {spec.Name}, sources {string.Join(", ", spec.Sources.Select(x => x.Name == x.Type ? x.Type : $"{x.Name} ({x.Type})"))}, streams {string.Join(", ", spec.Streams)}, destinations {string.Join(", ", spec.Destinations.Select(d => d.Type))})").ConfigureAwait(false);
             return 0;
         }));
@@ -121,12 +125,13 @@ internal static class StatusCommand
     {
         var pipeline = Common.PipelineArgument();
         var json = Common.JsonOption();
-        var command = new Command("status", "watermarks, done/failed/pending chunks, last runs") { pipeline, json };
+        var checkpoints = new Option<bool>("--checkpoints") { Description = "print the checkpoints as checkpoints.json (one object per stream)" };
+        var command = new Command("status", "per stream: checkpoint, done/failed/pending units; last runs") { pipeline, json, checkpoints };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
             var time = TimeProvider.System;
-            await using var state = Composition.OpenState(settings, time);
+            await using var state = Common.OpenExistingState(settings, time);
             var chunks = await state.GetChunksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
             var marks = await state.GetWatermarksAsync(spec.Name, io.Cancellation).ConfigureAwait(false);
             var runs = await state.ListRunsAsync(spec.Name, 5, io.Cancellation).ConfigureAwait(false);
@@ -134,12 +139,33 @@ internal static class StatusCommand
             var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
             long? quotaUsed = spec.Http.DailyQuota is null ? null : await state.GetQuotaUsageAsync(PipelineRunner.QuotaScope(spec.Source), today, io.Cancellation).ConfigureAwait(false);
             var failed = chunks.Values.Where(c => c.Status == ChunkStatus.Failed).OrderBy(c => c.Key, StringComparer.Ordinal).ToList();
+            if (parse.GetValue(checkpoints))
+            {
+                await io.Out.WriteLineAsync(CheckpointsFile.Render(marks)).ConfigureAwait(false);
+                return 0;
+            }
+            var streams = spec.Streams.Select(s =>
+            {
+                var units = chunks.Values.Where(c => c.Stream == s).ToList();
+                var mark = marks.FirstOrDefault(m => m.Stream == s);
+                return new StreamStatus(s, mark, units.Count(c => c.Status == ChunkStatus.Done), units.Count(c => c.Status == ChunkStatus.Failed),
+                    units.Count(c => c.Status == ChunkStatus.Pending), units.Where(c => c.Status == ChunkStatus.Failed).Select(c => c.LastError).FirstOrDefault());
+            }).ToList();
             if (parse.GetValue(json))
             {
                 await io.Out.WriteLineAsync(JsonSerializer.Serialize(new
                 {
                     pipeline = spec.Name,
                     chunks = byStatus,
+                    streams = streams.Select(s => new
+                    {
+                        stream = s.Stream,
+                        checkpoint = s.Mark?.Value,
+                        record_count = s.Mark?.RecordCount,
+                        checkpoint_updated_at = s.Mark?.UpdatedAt,
+                        units = new { done = s.Done, failed = s.Failed, pending = s.Pending },
+                        last_error = s.Error,
+                    }),
                     watermarks = marks.ToDictionary(m => m.Stream, m => new { value = m.Value, record_count = m.RecordCount, updated_at = m.UpdatedAt }),
                     failed = failed.Select(c => new { key = c.Key, attempts = c.Attempts, error = c.LastError }),
                     runs = runs.Select(r => new { run_id = r.RunId, started_at = r.StartedAt, status = r.Status, exit_code = r.ExitCode }),
@@ -149,8 +175,12 @@ internal static class StatusCommand
             }
             await io.Out.WriteLineAsync($"pipeline {spec.Name}").ConfigureAwait(false);
             await io.Out.WriteLineAsync($"chunks: {string.Join(", ", byStatus.Select(kv => $"{kv.Value} {kv.Key}"))}").ConfigureAwait(false);
+            foreach (var s in streams)
+            {
+                var mark = s.Mark is null ? "no checkpoint yet" : $"checkpoint {s.Mark.Value} ({s.Mark.RecordCount:N0} records, moved {s.Mark.UpdatedAt:O})";
+                await io.Out.WriteLineAsync($"stream {s.Stream}: {s.Done} done, {s.Failed} failed, {s.Pending} pending; {mark}{(s.Error is null ? "" : "; last error: " + s.Error)}").ConfigureAwait(false);
+            }
             if (spec.Http.DailyQuota is { } dq) await io.Out.WriteLineAsync($"quota {today:yyyy-MM-dd} (UTC): {quotaUsed:N0} of {dq:N0} requests used").ConfigureAwait(false);
-            foreach (var m in marks) await io.Out.WriteLineAsync($"watermark {m.Stream}: {m.Value} ({m.RecordCount:N0} records, updated {m.UpdatedAt:O})").ConfigureAwait(false);
             foreach (var c in failed.Take(20)) await io.Out.WriteLineAsync($"failed {c.Key} ({c.Attempts} attempts): {c.LastError}").ConfigureAwait(false);
             foreach (var r in runs) await io.Out.WriteLineAsync($"run {r.RunId} {r.StartedAt:O} {r.Status} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
             return 0;
@@ -159,18 +189,20 @@ internal static class StatusCommand
     }
 }
 
+internal sealed record StreamStatus(string Stream, Watermark? Mark, int Done, int Failed, int Pending, string? Error);
+
 internal static class RunsCommand
 {
     public static Command Build(CliIo io)
     {
         var pipelineName = new Option<string?>("--pipeline") { Description = "only this pipeline" };
-        var limit = new Option<int>("--limit") { Description = "how many runs", DefaultValueFactory = _ => 50 };
+        var limit = Common.Number("--limit", "how many runs", 1, 1_000_000, 50);
         var json = Common.JsonOption();
         var command = new Command("runs", "the run ledger") { pipelineName, limit, json };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var settings = IngotSettings.Load(Directory.GetCurrentDirectory());
-            await using var state = Composition.OpenState(settings, TimeProvider.System);
+            await using var state = Common.OpenExistingState(settings, TimeProvider.System);
             var runs = await state.ListRunsAsync(parse.GetValue(pipelineName), parse.GetValue(limit), io.Cancellation).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -188,7 +220,10 @@ internal static class RunsCommand
                 return 0;
             }
             foreach (var r in runs)
-                await io.Out.WriteLineAsync($"{r.RunId}  {r.Pipeline,-24} {r.StartedAt:yyyy-MM-dd HH:mm:ss}  {r.Status,-16} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);
+            {
+                var reason = r.Status is "crashed" or "failed" && Common.RunMessage(r.Summary) is { } m ? $"  {m}" : "";
+                await io.Out.WriteLineAsync($"{r.RunId}  {r.Pipeline,-24} {r.StartedAt:yyyy-MM-dd HH:mm:ss}  {r.Status,-16} exit {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-"}{reason}").ConfigureAwait(false);
+            }
             return 0;
         }));
         return command;

@@ -3,6 +3,7 @@ using Ingot.Cli.Output;
 using Ingot.Config;
 using Ingot.Engine;
 using Ingot.Http;
+using Ingot.Observability;
 using Spectre.Console;
 
 namespace Ingot.Cli.Commands;
@@ -16,7 +17,7 @@ internal static class RunCommand
         var to = new Option<string?>("--to") { Description = "end of the range, exclusive (UTC), default: the pipeline's end or now" };
         var refresh = new Option<bool>("--refresh") { Description = "re-fetch chunks already done and replace them atomically" };
         var fullRefresh = new Option<bool>("--full-refresh") { Description = "re-fetch everything as a full load" };
-        var concurrency = new Option<int?>("--concurrency") { Description = "concurrent requests (overrides http.concurrency)" };
+        var concurrency = Common.OptionalNumber("--concurrency", "concurrent requests, 1..1000 (overrides http.concurrency)", 1, 1000);
         var logFormat = new Option<string?>("--log-format") { Description = "json or text (default: text on a terminal, json otherwise)" };
         var streams = new Option<string?>("--streams") { Description = "only these streams, comma-separated (default: every stream)" };
         var command = new Command("run", "plan, skip done work, fetch, land, commit, summarise") { pipeline, from, to, streams, refresh, fullRefresh, concurrency, logFormat };
@@ -47,9 +48,19 @@ internal static class RunCommand
         await using var simulatorScope = simulator;
         await using var state = Composition.OpenState(settings, time);
         var runId = Guid.NewGuid();
-        var interactive = format != "json" && ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
-        using var log = new JsonLog(interactive ? null : io.Out, Path.Combine(settings.Home, "runs", $"{runId}.jsonl"), time, settings.LogLevel);
-        IRunObserver observer = interactive ? new FanOut(log, new ProgressBar(AnsiConsole.Console, time)) : log;
+        var startedAt = time.GetUtcNow();
+        var runLog = Path.Combine(settings.Home, "runs", $"{runId}.jsonl");
+        var terminal = ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected;
+        // On a terminal without --log-format: the live display, the JSON log only in the run log. Otherwise the asked
+        // format (JSON by default) on stdout.
+        var interactive = terminal && format is null;
+        var level = RunLogProvider.ParseLevel(settings.LogLevel);
+        using var otlp = OtlpExport.Start(settings.Environment);
+        using var provider = new RunLogProvider(interactive ? null : io.Out, format == "text" ? LogFormat.Text : LogFormat.Json,
+            runLog, level, time);
+        var log = new LoggingRunObserver(provider.CreateLogger(LoggingRunObserver.Category));
+        var display = interactive ? new ProgressDisplay(AnsiConsole.Console, time) : null;
+        IRunObserver observer = display is null ? log : new FanOut(log, display);
         var info = new RunInfo(runId, spec.Name);
         await using var pipelineRunner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, observer, time, options.Concurrency, runId, external).ConfigureAwait(false);
 
@@ -61,7 +72,7 @@ internal static class RunCommand
             if (Interlocked.Increment(ref presses) == 1)
             {
                 e.Cancel = true;
-                log.Write("warn", "Cancel requested: finishing or rolling back in-flight chunks", info, []);
+                log.Message(info, "warn", "Cancel requested: finishing or rolling back in-flight chunks");
                 stop.Cancel();
             }
         };
@@ -72,14 +83,23 @@ internal static class RunCommand
             ctx.Cancel = true;
             if (Interlocked.Increment(ref presses) == 1)
             {
-                log.Write("warn", "SIGTERM: finishing or rolling back in-flight chunks", info, []);
+                log.Message(info, "warn", "SIGTERM: finishing or rolling back in-flight chunks");
                 stop.Cancel();
             }
         });
         try
         {
-            var summary = await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false);
-            return summary.ExitCode;
+            var summary = display is null
+                ? await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false)
+                : await display.RunAsync(() => pipelineRunner.RunAsync(options, stop.Token)).ConfigureAwait(false);
+            var uploaded = await pipelineRunner.UploadLogAsync(runLog, startedAt, CancellationToken.None).ConfigureAwait(false);
+            return !uploaded && summary.ExitCode == ExitCodes.Complete ? ExitCodes.FailedChunks : summary.ExitCode;
+        }
+        catch (Exception e) when (e is not LeaseHeldException)
+        {
+            // The run record is closed already (failed or crashed, with the reason); the run log keeps the details.
+            provider.Detail(info, "Run failure detail", e.ToString());
+            throw;
         }
         finally
         {

@@ -10,14 +10,14 @@ internal static class SimCommand
     public static Command Build(CliIo io)
     {
         var kind = new Argument<string>("api") { Description = "knmi, noaa or shop" };
-        var port = new Option<int>("--port") { Description = "port on 127.0.0.1 (0 = any free port)", DefaultValueFactory = _ => 8080 };
-        var latency = new Option<int>("--latency") { Description = "base latency per request in ms", DefaultValueFactory = _ => 50 };
-        var failRate = new Option<double>("--fail-rate") { Description = "share of data requests that get an injected fault (0..1)" };
+        var port = Common.Number("--port", "port on 127.0.0.1 (0 = any free port)", 0, 65535, 8080);
+        var latency = Common.Number("--latency", "base latency per request in ms", 0, 600_000, 50);
+        var failRate = Common.Number("--fail-rate", "share of data requests that get an injected fault (0..1)", 0.0, 1.0, 0.0);
         var rateLimit = new Option<string?>("--rate-limit") { Description = "e.g. 200/s; over it the API's 429" };
-        var seed = new Option<int>("--seed") { Description = "data and fault seed", DefaultValueFactory = _ => 42 };
+        var seed = Common.Number("--seed", "data and fault seed", int.MinValue, int.MaxValue, 42);
         var apiKey = new Option<string>("--api-key") { Description = "the only key the simulator accepts", DefaultValueFactory = _ => "sim-key" };
-        var capacity = new Option<int>("--capacity") { Description = "concurrent requests served at base latency", DefaultValueFactory = _ => 64 };
-        var quota = new Option<long?>("--quota") { Description = "NOAA: requests per day; KNMI: per hour" };
+        var capacity = Common.Number("--capacity", "concurrent requests served at base latency", 1, 100_000, 64);
+        var quota = Common.OptionalNumber("--quota", "NOAA: requests per day; KNMI: per hour", 1L, long.MaxValue);
         var down = new Option<string?>("--down") { Description = "shop: APIs that answer 503 until POST /admin/up (payments, shipments)" };
         var command = new Command("sim", "local API simulator with fault injection") { kind, port, latency, failRate, rateLimit, seed, apiKey, capacity, quota, down };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
@@ -43,13 +43,22 @@ internal static class SimCommand
             };
             var api = parse.GetValue(kind);
             if (parse.GetValue(down) is not null && api != "shop") throw new ConfigException("--down: only the shop simulator has APIs to take down");
-            await using var host = api switch
+            SimulatorHost started;
+            try
             {
-                "knmi" => await SimulatorHost.StartKnmiAsync(options, io.Cancellation).ConfigureAwait(false),
-                "noaa" => await SimulatorHost.StartNoaaAsync(options, io.Cancellation).ConfigureAwait(false),
-                "shop" => await SimulatorHost.StartShopAsync(options, new ShopOptions { Down = DownApis(parse.GetValue(down)) }, io.Cancellation).ConfigureAwait(false),
-                var other => throw new ConfigException($"sim: unknown API '{other}' (knmi, noaa, shop)"),
-            };
+                started = api switch
+                {
+                    "knmi" => await SimulatorHost.StartKnmiAsync(options, io.Cancellation).ConfigureAwait(false),
+                    "noaa" => await SimulatorHost.StartNoaaAsync(options, io.Cancellation).ConfigureAwait(false),
+                    "shop" => await SimulatorHost.StartShopAsync(options, new ShopOptions { Down = DownApis(parse.GetValue(down)) }, io.Cancellation).ConfigureAwait(false),
+                    var other => throw new ConfigException($"sim: unknown API '{other}' (knmi, noaa, shop)"),
+                };
+            }
+            catch (IOException e) when (AddressInUse(e))
+            {
+                throw new ConfigException($"--port {options.Port}: the port is already in use on 127.0.0.1; choose another, or --port 0 for any free port");
+            }
+            await using var host = started;
             await io.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{parse.GetValue(kind)} simulator listening on {host.BaseUrl} (key '{options.ApiKey}', latency {options.Latency.TotalMilliseconds}ms, fail rate {options.FailRate}); Ctrl+C to stop")).ConfigureAwait(false);
             if (host.Shop is not null)
                 await io.Out.WriteLineAsync("  GET /v1/payments (x-api-key; since, cursor, limit) · GET /v1/shipments (Bearer <key> or a token from POST /oauth/token, client sim-client; since, page, per_page) · POST /admin/tick?minutes=60&updates=10&inserts=2 · POST /admin/down|up?api=payments · GET /admin/state").ConfigureAwait(false);
@@ -76,5 +85,15 @@ internal static class SimCommand
             list.Add(api);
         }
         return list;
+    }
+
+    /// <summary>Kestrel reports a taken port as an IOException around the socket's own error.</summary>
+    private static bool AddressInUse(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }) return true;
+        }
+        return false;
     }
 }

@@ -18,7 +18,7 @@ internal static class TuneCommand
     {
         var pipeline = Common.PipelineArgument();
         var levels = new Option<string>("--levels") { Description = "comma-separated concurrency levels", DefaultValueFactory = _ => "5,10,15,20,25,30,40,50" };
-        var requests = new Option<int>("--requests") { Description = "requests per level", DefaultValueFactory = _ => 150 };
+        var requests = Common.Number("--requests", "chunks fetched per level", 1, 1_000_000, 150);
         var command = new Command("tune", "concurrency sweep: time, successes, failures, throughput; marks the sweet spot") { pipeline, levels, requests };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
@@ -27,44 +27,54 @@ internal static class TuneCommand
             await using var simulatorScope = simulator;
             var levelList = ParseLevels(parse.GetValue(levels)!);
             var n = parse.GetValue(requests);
-            if (n < 1) throw new Config.ConfigException("--requests must be at least 1");
             var time = TimeProvider.System;
-            var rows = new List<(int Level, double Seconds, int Success, int Failures, double Throughput)>();
-            await io.Out.WriteLineAsync($"tuning {spec.Name}: {n} requests at each of {string.Join(", ", levelList)}").ConfigureAwait(false);
+            var rows = new List<(int Level, long Requests, double Seconds, long Success, long Failures, double Throughput)>();
+            var announced = false;
             foreach (var level in levelList)
             {
                 var http = spec.Http with { Concurrency = level, Retries = 0, CircuitBreakerFailures = int.MaxValue };
                 using var client = PipelineRunner.HttpClientFor(http);
-                var services = new Connectors.SourceServices(spec, time, Composition.Registry.Stores, _ => new ResilientHttp(client, http, time, NullHttpObserver.Instance, null));
+                // Every request attempt is counted as it is sent: a unit may take several (pages, 413 splits), so the table shows
+                // what a level really ran, not how many units it was given.
+                var attempts = new AttemptCounter();
+                var services = new Connectors.SourceServices(spec, time, Composition.Registry.Stores, _ => new ResilientHttp(client, http, time, attempts, null));
                 await using var source = Composition.Registry.SourceFor(spec.Source).Create(spec.Source, services);
                 var plan = await source.PlanAsync(new PlanRequest(null, null, time.GetUtcNow(), false, null, new Dictionary<string, State.Watermark>(), new Dictionary<string, State.ChunkState>()), io.Cancellation).ConfigureAwait(false);
                 var chunks = plan.Units.Take(n).ToList();
-                var success = 0;
-                var failures = 0;
+                if (!announced)
+                {
+                    announced = true;
+                    await io.Out.WriteLineAsync(chunks.Count < n
+                        ? $"tuning {spec.Name}: the plan has {chunks.Count} unit(s), fewer than the {n} asked; all of them at each of {string.Join(", ", levelList)} (requests counted as sent)"
+                        : $"tuning {spec.Name}: {n} units at each of {string.Join(", ", levelList)} (requests counted as sent: pages and splits may make more than one per unit)").ConfigureAwait(false);
+                }
+                long failures = 0;
                 var clock = Stopwatch.StartNew();
                 await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = level, CancellationToken = io.Cancellation }, async (chunk, ct) =>
                 {
                     try
                     {
                         await foreach (var _ in source.FetchAsync(chunk, NoProgress.Instance, ct).ConfigureAwait(false)) { }
-                        Interlocked.Increment(ref success);
                     }
-                    catch (HttpFailure)
+                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                     {
+                        // With retries off, a failed unit is exactly one failed request: the attempt that failed.
                         Interlocked.Increment(ref failures);
                     }
                 }).ConfigureAwait(false);
                 var seconds = clock.Elapsed.TotalSeconds;
-                rows.Add((level, seconds, success, failures, success / seconds));
+                var sent = attempts.Count;
+                var succeeded = Math.Max(0, sent - failures);
+                rows.Add((level, sent, seconds, succeeded, failures, succeeded / seconds));
             }
             var sweet = rows.Where(r => r.Failures == 0).OrderByDescending(r => r.Throughput).Select(r => (int?)r.Level).FirstOrDefault();
             await io.Out.WriteLineAsync().ConfigureAwait(false);
-            await io.Out.WriteLineAsync("| Concurrency | Time (s) | Success | Failures | Throughput (req/s) |").ConfigureAwait(false);
-            await io.Out.WriteLineAsync("|------------:|---------:|--------:|---------:|-------------------:|").ConfigureAwait(false);
+            await io.Out.WriteLineAsync("| Concurrency | Requests | Time (s) | Success | Failures | Throughput (req/s) |").ConfigureAwait(false);
+            await io.Out.WriteLineAsync("|------------:|---------:|---------:|--------:|---------:|-------------------:|").ConfigureAwait(false);
             foreach (var r in rows)
             {
                 var mark = r.Level == sweet ? "  ← sweet spot" : "";
-                await io.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"| {r.Level,11} | {r.Seconds,8:0.00} | {r.Success,7} | {r.Failures,8} | {r.Throughput,18:0.0} |{mark}")).ConfigureAwait(false);
+                await io.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"| {r.Level,11} | {r.Requests,8} | {r.Seconds,8:0.00} | {r.Success,7} | {r.Failures,8} | {r.Throughput,18:0.0} |{mark}")).ConfigureAwait(false);
             }
             await io.Out.WriteLineAsync(sweet is null
                 ? "no level ran without failures: lower the levels or check the API"
@@ -84,6 +94,15 @@ internal static class TuneCommand
             list.Add(v);
         }
         return list.Count > 0 ? list : throw new Config.ConfigException("--levels: give at least one level");
+    }
+
+    private sealed class AttemptCounter : IHttpObserver
+    {
+        private long _count;
+        public long Count => Interlocked.Read(ref _count);
+        public void OnAttempt(string chunkKey, int attempt) => Interlocked.Increment(ref _count);
+        public void OnRetry(string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
+        public void OnCircuitOpen(TimeSpan pause, string reason) { }
     }
 
     private sealed class NoProgress : IUnitContext

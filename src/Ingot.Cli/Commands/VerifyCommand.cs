@@ -11,13 +11,13 @@ internal static class VerifyCommand
     {
         var pipeline = Common.PipelineArgument();
         var json = Common.JsonOption();
-        var command = new Command("verify", "re-hash landed files against their manifests; report missing or altered files") { pipeline, json };
+        var command = new Command("verify", "re-hash landed files against their manifests and count table rows per unit; report missing, altered or miscounted data") { pipeline, json };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
             var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
             var ct = io.Cancellation;
             var destinations = Composition.Destinations(spec);
-            await using var state = Composition.OpenState(settings, TimeProvider.System);
+            await using var state = Common.OpenExistingState(settings, TimeProvider.System);
             var chunks = await state.GetChunksAsync(spec.Name, ct).ConfigureAwait(false);
             var problems = new List<(string Kind, string Destination, string Path, string Detail)>();
             var checkedFiles = new HashSet<(string, string)>();
@@ -70,6 +70,22 @@ internal static class VerifyCommand
                 await foreach (var path in d.ListUnkeptAsync(spec.Name, streams, committed.GetValueOrDefault(d.Name) ?? new HashSet<string>(), ct).ConfigureAwait(false))
                     problems.Add(("unkept", d.Name, path, "a file no committed unit keeps: its records are in the lake twice, or were landed by a run this state store does not know"));
             }
+            // Tables: every done unit's rows counted in the destination against what the state says landed.
+            var unitsCounted = 0;
+            foreach (var d in destinations.Where(d => d.Mode == CommitMode.ReplaceByUnitKey))
+            {
+                var held = new Dictionary<string, LakeUnit>(StringComparer.Ordinal);
+                await foreach (var unit in d.ListCommittedAsync(spec.Name, streams, details: true, ct).ConfigureAwait(false)) held[unit.Key] = unit;
+                foreach (var chunk in chunks.Values.Where(c => c.Status == State.ChunkStatus.Done && streams.Contains(c.Stream)))
+                {
+                    unitsCounted++;
+                    var expected = chunk.Receipts.FirstOrDefault(r => r.Destination == d.Name)?.Rows ?? chunk.Records;
+                    if (!held.Remove(chunk.Key, out var landed)) problems.Add(("missing", d.Name, chunk.Key, $"the state has the unit done with {expected} rows; the destination holds none"));
+                    else if (landed.Records != expected) problems.Add(("count", d.Name, chunk.Key, $"{landed.Records} rows, the state says {expected}"));
+                }
+                foreach (var extra in held.Values)
+                    problems.Add(("unkept", d.Name, extra.Key, $"{extra.Records} rows of a unit the state does not have as done: landed by a run this state store does not know"));
+            }
             foreach (var stream in chunks.Values.Where(c => c.Status == State.ChunkStatus.Done).GroupBy(c => c.Stream))
             {
                 var windows = stream.Select(c => (c.Key, Bounds: Sources.UnitBounds.FromJson(c.Bounds) as Sources.TimeWindowBounds)).Where(x => x.Bounds is not null).OrderBy(x => x.Bounds!.From).ToList();
@@ -88,13 +104,14 @@ internal static class VerifyCommand
                 {
                     pipeline = spec.Name,
                     files_checked = checkedFiles.Count,
+                    units_counted = unitsCounted,
                     problems = problems.Select(p => new { kind = p.Kind, destination = p.Destination, path = p.Path, detail = p.Detail }),
                 })).ConfigureAwait(false);
             }
             else
             {
                 foreach (var p in problems) await io.Out.WriteLineAsync($"{p.Kind}: {p.Destination} {p.Path} ({p.Detail})").ConfigureAwait(false);
-                await io.Out.WriteLineAsync($"{checkedFiles.Count} files checked, {problems.Count} problems").ConfigureAwait(false);
+                await io.Out.WriteLineAsync($"{checkedFiles.Count} files checked, {(unitsCounted > 0 ? $"{unitsCounted} units' rows counted, " : "")}{problems.Count} problems").ConfigureAwait(false);
             }
             return problems.Count == 0 ? 0 : 1;
         }));

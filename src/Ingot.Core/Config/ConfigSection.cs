@@ -12,6 +12,40 @@ public sealed class ConfigContext(string file, Func<string, string?> environment
 
     public ConfigException Error(YamlNode node, string message) => new(File, node.Start.Line, node.Start.Column, message);
 
+    private readonly List<ConfigException> _errors = [];
+
+    /// <summary>
+    /// Runs one independent part of reading (a key, a source, a destination): its error is kept and reading goes on, so a
+    /// file's errors are reported together (<see cref="ThrowIfAny"/>) rather than one per attempt.
+    /// </summary>
+    public bool Try(Action read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            Report(e);
+            return false;
+        }
+    }
+
+    public void Report(ConfigException e)
+    {
+        if (e.Errors.Count > 0) _errors.AddRange(e.Errors);
+        else if (!_errors.Any(x => x.Message == e.Message)) _errors.Add(e);
+    }
+
+    /// <summary>Every error kept so far, in file order, as one exception.</summary>
+    public void ThrowIfAny()
+    {
+        if (_errors.Count == 0) return;
+        var sorted = _errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList();
+        throw sorted.Count == 1 ? sorted[0] : new ConfigException(sorted);
+    }
+
     public ConfigScalar Scalar(YamlNode node, string key)
     {
         if (node is not YamlScalarNode s) throw Error(node, $"{key}: expected a single value, found a {(node is YamlSequenceNode ? "list" : "mapping")}");
@@ -63,6 +97,21 @@ public sealed class ConfigContext(string file, Func<string, string?> environment
     public DateTimeOffset Instant(ConfigScalar s) =>
         Values.TryInstant(s.Value, out var t) ? t : throw Error(s.Node, $"expected a UTC time like 2000-01-01T00:00:00Z, found '{s.Value}'");
 
+    /// <summary>
+    /// A local path as configured, resolved against the pipeline file's folder when relative (a lake, a drop folder, a
+    /// schema): the same pipeline lands in the same place whatever folder it is run from. URLs (<c>s3://…</c>) stay as written.
+    /// </summary>
+    public string LocalPath(ConfigScalar s)
+    {
+        var value = s.Value;
+        if (value.Contains("://", StringComparison.Ordinal) || System.IO.Path.IsPathRooted(value)) return value;
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(File)) ?? ".";
+        return System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, value));
+    }
+
+    /// <summary><c>file:line:col</c> of a node, for messages made after loading (a field check before a run).</summary>
+    public string Where(YamlNode node) => $"{File}:{node.Start.Line}:{node.Start.Column}";
+
     /// <summary>An http(s) URL, or <c>simulator</c>: the built-in simulator of the source's API, started in-process.</summary>
     public string Url(ConfigScalar s) =>
         s.Value == PipelineLoader.BuiltinSimulator ? s.Value : Uri.TryCreate(s.Value, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https")
@@ -89,6 +138,9 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
     /// <summary>An error at a key's value (or at the section when the key is absent).</summary>
     public ConfigException ErrorAt(string key, string message) =>
         node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? ctx.Error(v, message) : ctx.Error(node, message);
+
+    /// <summary>A key already reported by its reader (a misspelling named as such): not reported again as unknown.</summary>
+    public void MarkReported(string key) => _used.Add(key);
 
     public bool Has(string key) => node.Children.ContainsKey(new YamlScalarNode(key));
 
@@ -118,6 +170,9 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
 
     private string Qualified(string key) => path == "pipeline" ? key : $"{path}.{key}";
 
+    /// <summary>The key's node as written (a scalar, list or mapping), for keys that accept several shapes.</summary>
+    public YamlNode? OptionalNode(string key) => Get(key);
+
     public ConfigScalar? Optional(string key)
     {
         var v = Get(key);
@@ -125,9 +180,22 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
         return ctx.Scalar(v, Qualified(key));
     }
 
+    /// <summary>A required key is absent: a misspelling of it is named instead (<c>destinatons: unknown key (did you mean destinations?)</c>).</summary>
+    private ConfigException Missing(string key)
+    {
+        foreach (var (k, _) in node.Children)
+        {
+            var name = ((YamlScalarNode)k).Value ?? "";
+            if (_used.Contains(name) || Spelling.Closest(name, [key]) != key) continue;
+            _used.Add(name); // reported here, not again as unknown
+            return ctx.Error(k, $"{Qualified(name)}: unknown key (did you mean {key}?)");
+        }
+        return ctx.Error(node, $"{Qualified(key)}: required key is missing");
+    }
+
     public ConfigScalar Required(string key)
     {
-        var v = Get(key) ?? throw ctx.Error(node, $"{Qualified(key)}: required key is missing");
+        var v = Get(key) ?? throw Missing(key);
         var s = ctx.Scalar(v, Qualified(key));
         if (string.IsNullOrEmpty(s.Value)) throw ctx.Error(v, $"{Qualified(key)}: must not be empty");
         return s;
@@ -135,7 +203,7 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
 
     public ConfigSection RequiredMap(string key)
     {
-        var v = Get(key) ?? throw ctx.Error(node, $"{Qualified(key)}: required key is missing");
+        var v = Get(key) ?? throw Missing(key);
         return v is YamlMappingNode m ? new ConfigSection(ctx, m, Qualified(key)) : throw ctx.Error(v, $"{Qualified(key)}: expected a mapping");
     }
 
@@ -148,7 +216,7 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
 
     public YamlSequenceNode RequiredSequence(string key)
     {
-        var v = Get(key) ?? throw ctx.Error(node, $"{Qualified(key)}: required key is missing");
+        var v = Get(key) ?? throw Missing(key);
         return v as YamlSequenceNode ?? throw ctx.Error(v, $"{Qualified(key)}: expected a list");
     }
 
@@ -167,15 +235,22 @@ public sealed class ConfigSection(ConfigContext ctx, YamlMappingNode node, strin
         return list;
     }
 
+    /// <summary>A list of scalars with their nodes (for settings whose entries are checked later, e.g. field names); null when absent.</summary>
+    public IReadOnlyList<ConfigScalar>? OptionalScalars(string key) =>
+        OptionalSequence(key) is { } seq ? seq.Children.Select(c => ctx.Scalar(c, Qualified(key))).ToList() : null;
+
     public IReadOnlyList<string>? OptionalList(string key) =>
         OptionalSequence(key) is { } seq ? seq.Children.Select(c => ctx.Scalar(c, Qualified(key)).Value).ToList() : null;
 
+    /// <summary>Reports every key no reader asked for, each with the closest known key when one is near (all kept, none thrown).</summary>
     public void RejectUnknown()
     {
+        var present = node.Children.Keys.Select(k => ((YamlScalarNode)k).Value ?? "").ToHashSet(StringComparer.Ordinal);
         foreach (var (k, _) in node.Children)
         {
             var key = ((YamlScalarNode)k).Value ?? "";
-            if (!_used.Contains(key)) throw ctx.Error(k, $"{Qualified(key)}: unknown key");
+            if (_used.Contains(key)) continue;
+            ctx.Report(ctx.Error(k, $"{Qualified(key)}: unknown key{Spelling.Hint(key, _used.Where(u => !present.Contains(u)))}"));
         }
     }
 }

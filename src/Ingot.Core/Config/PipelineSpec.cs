@@ -21,7 +21,16 @@ public sealed record PipelineSpec(
 
     /// <summary>Every stream of every source, in configuration order.</summary>
     public IEnumerable<string> Streams => Sources.SelectMany(s => s.Streams);
+
+    /// <summary><c>state_export</c>: where the checkpoints are written as checkpoints.json after every run.</summary>
+    public ExportTarget? StateExport { get; init; }
+
+    /// <summary><c>log_upload</c>: the prefix the run's JSON log is put under, one object per run.</summary>
+    public ExportTarget? LogUpload { get; init; }
 }
+
+/// <summary>A file or prefix outside the lake (local or <c>s3://</c>) with its store settings.</summary>
+public sealed record ExportTarget(string Path, StoreOptions Store);
 
 /// <summary>
 /// A source section, read and validated by its connector. <see cref="Name"/> is <c>sources[].name</c> (default the
@@ -37,6 +46,12 @@ public abstract record SourceSpec(string Type)
 
     /// <summary>The secret that identifies the account a daily quota is counted against (never stored itself).</summary>
     public virtual string? QuotaKey => null;
+
+    /// <summary>The stream's primary key fields (dot paths), or empty when it has none: a bronze table's <c>raw_id</c>.</summary>
+    public virtual IReadOnlyList<string> PrimaryKey(string stream) => [];
+
+    /// <summary>Record fields this source's own settings name (an <c>event_time</c>, a cursor), checked before any request.</summary>
+    public virtual IReadOnlyList<FieldRef> FieldRefs => [];
 }
 
 public sealed record KnmiSourceSpec(
@@ -53,7 +68,7 @@ public sealed record KnmiSourceSpec(
     /// <summary>The one stream: the collection.</summary>
     public override IReadOnlyList<string> Streams => [Collection];
 
-    public override IEnumerable<string?> Secrets => [ApiKey];
+    public override IEnumerable<string?> Secrets => [ApiKey, .. Http.Redact.SecretsIn(BaseUrl)];
 
     public override string? QuotaKey => ApiKey;
 }
@@ -74,7 +89,7 @@ public sealed record NoaaSourceSpec(
     /// <summary>The one stream: the dataset id lowercased (<c>precip_15</c>).</summary>
     public override IReadOnlyList<string> Streams => [Dataset.ToLowerInvariant()];
 
-    public override IEnumerable<string?> Secrets => [Token];
+    public override IEnumerable<string?> Secrets => [Token, .. Http.Redact.SecretsIn(BaseUrl)];
 
     public override string? QuotaKey => Token;
 }
@@ -108,8 +123,18 @@ public abstract record DestinationSpec(string Type)
 
     public virtual IEnumerable<string?> Secrets => [];
 
+    /// <summary>Record fields this destination's settings name (partition columns), checked before any request.</summary>
+    public virtual IReadOnlyList<FieldRef> FieldRefs => [];
+
     /// <summary>A lake folder or bucket this destination writes under, where the quarantine may go too; null for tables and topics.</summary>
     public virtual (string Path, StoreOptions Store)? Lake => null;
+
+    /// <summary>
+    /// True for a destination that stores each record's validation status and reasons beside it (a PostgreSQL bronze
+    /// table): <c>validation.on_invalid</c> then defaults to <c>keep</c>, and the status travels on the page
+    /// (<see cref="Destinations.FetchedPage.Checks"/>) instead of being written into the record's fields.
+    /// </summary>
+    public virtual bool KeepsInvalidRows => false;
 }
 
 /// <summary>A destination that writes files under a folder or <c>s3://</c> prefix.</summary>
@@ -125,7 +150,19 @@ public sealed record RawDestinationSpec(string Path, StoreOptions Store) : Store
 
 public enum OnInvalid { Quarantine, Keep, Fail }
 
-public sealed record ValidationSpec(string SchemaPath, OnInvalid OnInvalid);
+/// <summary><c>validation:</c> the schema whose failures make a record invalid, and a second one whose failures only warn.</summary>
+public sealed record ValidationSpec(string? SchemaPath, OnInvalid OnInvalid)
+{
+    /// <summary><c>validation.warnings</c>: a record the main schema accepts but this one does not is marked <c>warning</c>.</summary>
+    public string? WarningsPath { get; init; }
+}
+
+/// <summary>
+/// A record field a setting names (<c>partition_by: [station]</c>, <c>event_time: paid_at</c>), with where it is written,
+/// so that a misspelt field is an error before any request rather than a lake of <c>__HIVE_DEFAULT_PARTITION__</c>.
+/// <see cref="Stream"/>: the stream it applies to, or null for every stream of its source or destination.
+/// </summary>
+public sealed record FieldRef(string Field, string Setting, string Location, string? Stream = null);
 
 /// <summary>A named transform with its settings (validated at load time by the transform registry).</summary>
 public sealed record TransformSpec(string Name, IReadOnlyDictionary<string, string> Settings);

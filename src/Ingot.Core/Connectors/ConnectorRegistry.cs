@@ -95,7 +95,7 @@ internal sealed class RawConnector : IDestinationConnector
 
     public DestinationSpec Read(ConfigSection section)
     {
-        var path = section.Required("path").Value;
+        var path = section.Context.LocalPath(section.Required("path"));
         var store = StoreSettings.Read(section);
         section.RejectUnknown();
         return new RawDestinationSpec(path, store);

@@ -38,6 +38,24 @@ public sealed record FetchedPage(
 
     /// <summary>Records of this page that failed validation (set by the engine's record processing).</summary>
     public IReadOnlyList<QuarantinedRecord> Quarantine { get; init; } = [];
+
+    /// <summary>
+    /// Each kept record's validation outcome, in the order of <see cref="Records"/> (set by the engine's record
+    /// processing); null when the pipeline neither validates nor transforms (every record is valid). Destinations that
+    /// keep invalid rows (<see cref="Config.DestinationSpec.KeepsInvalidRows"/>) store it beside the record.
+    /// </summary>
+    public IReadOnlyList<RecordCheck>? Checks { get; init; }
+}
+
+public enum RecordStatus { Valid, Invalid, Warning }
+
+/// <summary>A record's validation status and, unless valid, its reasons joined with <c>"; "</c>.</summary>
+public readonly record struct RecordCheck(RecordStatus Status, string? Message)
+{
+    public static RecordCheck Valid => default;
+
+    /// <summary><c>valid</c>, <c>invalid</c> or <c>warning</c>, as bronze tables spell it.</summary>
+    public string StatusText => Status switch { RecordStatus.Invalid => "invalid", RecordStatus.Warning => "warning", _ => "valid" };
 }
 
 /// <summary>An invalid record with the reasons it failed validation.</summary>
@@ -133,6 +151,14 @@ public interface IDestination : IAsyncDisposable
 
     /// <summary>False for a destination that holds only some units (the quarantine holds units with invalid records).</summary>
     bool HoldsEveryUnit => true;
+
+    /// <summary>
+    /// Preflight, before any request: proves the destination can write where it lands <paramref name="pipeline"/> — a file
+    /// destination writes a small probe under its <c>_tmp</c> area and removes it again (<see cref="Storage.StoreProbe"/>),
+    /// a table or topic checks its connection and rights. Throws the store's own error when it cannot. A destination that
+    /// writes nothing of its own (none yet) keeps the default.
+    /// </summary>
+    Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Run start: remove temp files a crashed run left behind; create what is missing.</summary>
     Task PrepareAsync(RunContext run, CancellationToken cancellationToken);

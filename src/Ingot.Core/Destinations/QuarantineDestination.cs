@@ -26,6 +26,8 @@ public sealed class QuarantineDestination(IBlobStore store) : IDestination
 
     public static string PathFor(string pipeline, string stream, string chunkKey) => $"{pipeline}/_quarantine/{stream}/{chunkKey}.jsonl";
 
+    public Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => StoreProbe.ProbeAsync(store, $"{pipeline}/_quarantine", cancellationToken);
+
     public Task PrepareAsync(RunContext run, CancellationToken cancellationToken) => store.RemoveStaleTempsAsync($"{run.Pipeline}/_quarantine", cancellationToken);
 
     public Task<IUnitWriter> BeginAsync(RunContext run, WorkUnit unit, IFileJournal journal, CancellationToken cancellationToken) =>

@@ -22,6 +22,8 @@ public sealed class RawDestination(IBlobStore store, string name = "raw", TimePr
 
     public IBlobStore Store => store;
 
+    public Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => StoreProbe.ProbeAsync(store, $"{pipeline}/raw", cancellationToken);
+
     public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken) =>
         await store.RemoveStaleTempsAsync($"{run.Pipeline}/raw", cancellationToken).ConfigureAwait(false);
 

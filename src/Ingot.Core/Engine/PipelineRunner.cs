@@ -20,6 +20,8 @@ public sealed class PipelineRunner : IAsyncDisposable
     private readonly List<IDestination> _destinations = [];
     private readonly HttpClient _client;
     private Runner? _runner;
+    private Storage.BlobStores? _stores;
+    private IRunObserver? _observer;
 
     private PipelineRunner(PipelineSpec spec, HttpClient client)
     {
@@ -48,6 +50,8 @@ public sealed class PipelineRunner : IAsyncDisposable
         {
             foreach (var secret in d.Secrets) Redact.Register(secret);
         }
+        Redact.Register(spec.StateExport?.Store.SecretKey);
+        Redact.Register(spec.LogUpload?.Store.SecretKey);
     }
 
     public static async Task<PipelineRunner> CreateAsync(PipelineSpec spec, ConnectorRegistry connectors, IStateStore state, IRunObserver observer,
@@ -69,7 +73,12 @@ public sealed class PipelineRunner : IAsyncDisposable
             foreach (var s in spec.Sources) runner._sources.Add(connectors.SourceFor(s).Create(s, sourceServices));
             runner._destinations.AddRange(CreateDestinations(spec, connectors, time));
             var processor = await Records.RecordProcessor.CreateAsync(spec, cancellationToken).ConfigureAwait(false);
-            runner._runner = new Runner(spec, runner._sources, runner._destinations, state, observer, time, runId, processor);
+            runner._runner = new Runner(spec, runner._sources, runner._destinations, state, observer, time, runId, processor)
+            {
+                ExportState = spec.StateExport is null ? null : ct => RunPublisher.ExportStateAsync(spec, state, connectors.Stores, ct),
+            };
+            runner._stores = connectors.Stores;
+            runner._observer = observer;
             return runner;
         }
         catch
@@ -92,6 +101,25 @@ public sealed class PipelineRunner : IAsyncDisposable
     }
 
     public Task<RunSummary> RunAsync(RunOptions options, CancellationToken stop) => _runner!.RunAsync(options, stop);
+
+    /// <summary>
+    /// <c>log_upload</c>: puts the finished run's log under the configured prefix. A failed upload is reported as an
+    /// error event; it changes nothing that landed.
+    /// </summary>
+    public async Task<bool> UploadLogAsync(string runLog, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        if (Spec.LogUpload is null) return true;
+        try
+        {
+            await RunPublisher.UploadLogAsync(Spec, runLog, RunId, startedAt, _stores!, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ConfigException || e.GetType().Name.Contains("S3", StringComparison.Ordinal))
+        {
+            _observer?.Message(new RunInfo(RunId, Spec.Name), "error", $"log_upload failed: {Redact.Message(e.Message)}");
+            return false;
+        }
+    }
 
     /// <summary>Quota scope: source type + a fingerprint of the key (never the key itself).</summary>
     public static string QuotaScope(SourceSpec spec) =>

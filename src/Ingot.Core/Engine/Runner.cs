@@ -9,6 +9,7 @@ using System.Threading.Channels;
 using Ingot.Config;
 using Ingot.Destinations;
 using Ingot.Http;
+using Ingot.Observability;
 using Ingot.Sources;
 using Ingot.State;
 
@@ -62,10 +63,15 @@ public sealed class Runner(
     public void CountAttempt(string chunkKey)
     {
         Interlocked.Increment(ref _requests);
+        IngotTelemetry.Requests.Add(1, new KeyValuePair<string, object?>(IngotTelemetry.PipelineTag, spec.Name));
         _unitRequests.AddOrUpdate(chunkKey, 1, (_, n) => n + 1);
     }
 
-    public void CountRetry() => Interlocked.Increment(ref _retries);
+    public void CountRetry()
+    {
+        Interlocked.Increment(ref _retries);
+        IngotTelemetry.Retries.Add(1, new KeyValuePair<string, object?>(IngotTelemetry.PipelineTag, spec.Name));
+    }
 
     /// <summary>Plans without running: what <c>ingot plan</c> shows (no lease, no state written).</summary>
     public async Task<RunPlan> PlanAsync(RunOptions options, CancellationToken cancellationToken)
@@ -97,20 +103,78 @@ public sealed class Runner(
             var h = lease.Holder!;
             throw new LeaseHeldException($"pipeline {spec.Name} is being run by run {h.RunId} (host {h.Host}, pid {h.Pid}, lease expires {h.ExpiresAt:O})");
         }
-        if (lease.TookOver) observer.Message(Info, "warn", $"took over the lease of run {lease.Holder!.RunId}, whose process is gone or whose lease expired");
+        if (lease.TookOver)
+        {
+            var dead = lease.Holder!.RunId;
+            observer.Message(Info, "warn", $"took over the lease of run {dead}, whose process is gone or whose lease expired");
+            // Its process cannot close its own record any more: say what became of it instead of 'running' forever.
+            await state.CloseAbandonedRunAsync(dead, "crashed",
+                $"its process ended without finishing the run (killed, or the machine stopped); run {RunId} took over the lease", CancellationToken.None).ConfigureAwait(false);
+        }
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(heartbeatStop.Token);
+        using var activity = IngotTelemetry.Source.StartActivity("ingot.run", ActivityKind.Internal);
+        activity?.SetTag(IngotTelemetry.PipelineTag, spec.Name);
+        activity?.SetTag(IngotTelemetry.RunTag, RunId.ToString());
         try
         {
-            return await RunLeasedAsync(options, clock, stop).ConfigureAwait(false);
+            var summary = await RunLeasedAsync(options, clock, stop).ConfigureAwait(false);
+            activity?.SetTag("ingot.run.status", summary.Status);
+            if (summary.ExitCode != ExitCodes.Complete) activity?.SetStatus(ActivityStatusCode.Error, summary.Status);
+            return summary;
+        }
+        catch (Exception e) when (_runRecorded && !_runClosed)
+        {
+            await CloseFailedRunAsync(e, clock).ConfigureAwait(false);
+            throw;
         }
         finally
         {
             await heartbeatStop.CancelAsync().ConfigureAwait(false);
-            try { await heartbeat.ConfigureAwait(false); } catch (OperationCanceledException) { }
-            await state.ReleaseLeaseAsync(spec.Name, RunId, CancellationToken.None).ConfigureAwait(false);
+            try { await heartbeat.ConfigureAwait(false); } catch (Exception) { /* a heartbeat that failed already said so; the lease is released below */ }
+            try
+            {
+                await state.ReleaseLeaseAsync(spec.Name, RunId, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception) when (_runFailure is not null)
+            {
+                // The state store is what broke: the run's own failure is the one to report; the lease expires by itself.
+            }
         }
     }
+
+    private bool _runRecorded, _runClosed;
+    private Exception? _runFailure;
+
+    /// <summary>
+    /// An exception escaped the run after its record was written: the record is closed as <c>failed</c> (the run refused
+    /// to start: preflight, configuration) or <c>crashed</c> (anything else), with the reason, and the summary still goes out.
+    /// </summary>
+    private async Task CloseFailedRunAsync(Exception e, Stopwatch clock)
+    {
+        _runFailure = e;
+        var failure = Failures.Describe(e);
+        var status = e is ConfigException or DestinationUnwritableException ? "failed" : "crashed";
+        var summary = Summarize(status, failure.ExitCode, failure.Message, clock, 0, 0);
+        try
+        {
+            await state.FinishRunAsync(RunId, status, failure.ExitCode, JsonSerializer.Serialize(summary), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The state store itself failed (full disk, damaged file): the user still gets the message and the exit code.
+        }
+        _runClosed = true;
+        observer.RunComplete(Info, summary);
+    }
+
+    private RunSummary Summarize(string status, int exit, string? message, Stopwatch clock, int total, int skipped) =>
+        new(RunId, spec.Name, status, exit, total, _done, _failed, skipped, Math.Max(0, total - skipped - _done - _failed),
+            _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3), message,
+            destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList())
+        {
+            Streams = _tally.Values.OrderBy(t => t.Order).Select(t => t.Summary()).ToList(),
+        };
 
     private async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
@@ -135,13 +199,19 @@ public sealed class Runner(
 
         var ingestedAt = time.GetUtcNow();
         var run = new RunContext(RunId, spec.Name, ingestedAt);
-        await state.StartRunAsync(new RunRecord(RunId, spec.Name, ingestedAt, null, "running", null, options.Args, null), none).ConfigureAwait(false);
+        await state.StartRunAsync(new RunRecord(RunId, spec.Name, ingestedAt, null, "running", null, Http.Redact.Message(options.Args), null), none).ConfigureAwait(false);
+        _runRecorded = true;
+        // Before any request: every destination proves it can write, every field a setting names exists where the source knows its fields.
+        await PreflightAsync(options, none).ConfigureAwait(false);
 
         // Recovery: files journaled by attempts that never committed go away; then the plan is stored before fetching.
         await DeleteAllAsync(await state.AbandonPendingAsync(spec.Name, none).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var d in destinations) await d.PrepareAsync(run, none).ConfigureAwait(false);
-        await state.StorePlanAsync(spec.Name, units, none).ConfigureAwait(false);
-        var known = await state.GetChunksAsync(spec.Name, none).ConfigureAwait(false);
+        // Only what the store does not hold as planned yet: a re-run of a done plan writes nothing here.
+        await state.StorePlanAsync(spec.Name, units.Where(u => NeedsStoring(request.Known.GetValueOrDefault(u.Key), u)).ToList(), none).ConfigureAwait(false);
+        // Storing the plan changes no unit's status, split or attempts: what planning read is still what the store holds.
+        var known = request.Known;
+        _known = known;
 
         var todo = units.Where(u => refresh || !IsDone(known.GetValueOrDefault(u.Key), u)).ToList();
         var fresh = todo.Select(u => u.Key).ToHashSet(StringComparer.Ordinal);
@@ -168,6 +238,8 @@ public sealed class Runner(
         {
             while (!halt.IsCancellationRequested && queue.Reader.TryRead(out var unit))
             {
+                // A stream stopped by identical permanent failures spends no further request; its units stay pending.
+                if (_stoppedStreams.ContainsKey(unit.Stream)) continue;
                 await FetchUnitAsync(unit, known.GetValueOrDefault(unit.Key), landing.Writer, halt).ConfigureAwait(false);
             }
         }, none)).ToList();
@@ -191,32 +263,157 @@ public sealed class Runner(
         }
 
         await UpdateCheckpointsAsync(units, run).ConfigureAwait(false);
-        var pending = todo.Count - _done - _failed;
+        string? exportError = null;
+        if (ExportState is not null)
+        {
+            try
+            {
+                await ExportState(none).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ConfigException || e.GetType().Name.Contains("S3", StringComparison.Ordinal))
+            {
+                exportError = $"state_export failed, the data and the state store are committed: {Redact.Message(e.Message)}";
+                observer.Message(Info, "error", exportError);
+            }
+        }
         int exit;
         string status;
         if (stop.IsCancellationRequested) (exit, status) = (ExitCodes.Cancelled, "cancelled");
         else if (_quotaMessage is not null) (exit, status) = (ExitCodes.StoppedEarly, "quota_exhausted");
-        else if (_failed > 0 || _engineError is not null) (exit, status) = (ExitCodes.FailedChunks, _engineError is null ? "failed_chunks" : "engine_error");
+        else if (_halt is { } h) (exit, status) = (h.Exit, "failed");
+        else if (_failed > 0 || _engineError is not null || !_stoppedStreams.IsEmpty) (exit, status) = (ExitCodes.FailedChunks, _engineError is null ? "failed_chunks" : "engine_error");
+        else if (exportError is not null) (exit, status) = (ExitCodes.FailedChunks, "state_export_failed");
         else (exit, status) = (ExitCodes.Complete, "complete");
-        var summary = new RunSummary(RunId, spec.Name, status, exit, units.Count, _done, _failed, skipped, pending,
-            _fetched, _landed, _quarantined, _bytes, _requests, _retries, Math.Round(clock.Elapsed.TotalSeconds, 3),
-            _quotaMessage ?? (_engineError is null ? null : Redact.Message(_engineError.Message)),
-            destinations.Select(d => $"{d.Name}: {d.Where(spec.Name)}").ToList())
-        {
-            Streams = _tally.Values.OrderBy(t => t.Order).Select(t => t.Summary()).ToList(),
-        };
+        var message = _quotaMessage ?? _halt?.Message ?? (_engineError is null ? null : Redact.Message(Failures.Describe(_engineError).Message))
+            ?? (_stoppedStreams.IsEmpty ? null : string.Join("; ", _stoppedStreams.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"stream {kv.Key} {kv.Value}")))
+            ?? exportError;
+        var summary = Summarize(status, exit, message, clock, units.Count, skipped);
         await state.FinishRunAsync(RunId, status, exit, JsonSerializer.Serialize(summary), none).ConfigureAwait(false);
+        _runClosed = true;
         observer.RunComplete(Info, summary);
         return summary;
+    }
+
+    private TagList Tags(WorkUnit unit, string outcome) => new()
+    {
+        { IngotTelemetry.PipelineTag, spec.Name },
+        { IngotTelemetry.StreamTag, unit.Stream },
+        { IngotTelemetry.OutcomeTag, outcome },
+    };
+
+    /// <summary>Called once the run's last state commit is done, before the summary: <c>state_export</c>.</summary>
+    public Func<CancellationToken, Task>? ExportState { get; init; }
+
+    /// <summary>Identical permanent failures in a row that stop their stream (or, on the destination side, the run).</summary>
+    internal const int FailFastAfter = 3;
+
+    private readonly ConcurrentDictionary<string, string> _stoppedStreams = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Signature, int Count)> _alike = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IReadOnlyList<FieldRef>> _uncheckedFields = new(StringComparer.Ordinal);
+    private (string Message, int Exit)? _halt;
+    private readonly Lock _haltLock = new();
+
+    /// <summary>The run-wide scope of fail-fast: failures of the destinations (or the state store) every stream shares.</summary>
+    private const string RunScope = "";
+
+    private void Halt(string message, int exit)
+    {
+        lock (_haltLock) _halt ??= (message, exit);
+    }
+
+    /// <summary>
+    /// Before any request: each destination writes and removes a probe under its <c>_tmp</c> area, and every field a setting
+    /// names (partition columns, an event time) is checked against the fields its stream can produce where the source
+    /// knows them; streams whose fields only the data shows are checked on their first page, before it lands.
+    /// </summary>
+    private async Task PreflightAsync(RunOptions options, CancellationToken cancellationToken)
+    {
+        foreach (var d in destinations)
+        {
+            try
+            {
+                await d.ProbeAsync(spec.Name, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new DestinationUnwritableException($"destination {d.Name} cannot write to {d.Where(spec.Name)}: {Failures.Describe(e).Message}", e);
+            }
+        }
+        var problems = new List<string>();
+        foreach (var source in sources)
+        {
+            var sourceSpec = spec.Sources.FirstOrDefault(s => s.Name == source.Name);
+            foreach (var stream in source.Streams)
+            {
+                if (options.Streams is { } wanted && !wanted.Contains(stream)) continue;
+                var refs = FieldCheck.RefsFor(spec, sourceSpec, stream);
+                if (refs.Count == 0) continue;
+                var fields = await source.FieldsAsync(stream, cancellationToken).ConfigureAwait(false);
+                if (fields is null) _uncheckedFields[stream] = refs;
+                else problems.AddRange(FieldCheck.Missing(FieldCheck.Produced(spec, fields), refs, stream, "its fields"));
+            }
+        }
+        if (problems.Count > 0) throw new ConfigException(string.Join('\n', problems));
+    }
+
+    /// <summary><c>ingot validate</c>: the same preflight a run makes, without a lease, a run record or a request.</summary>
+    public Task PreflightAsync(CancellationToken cancellationToken) => PreflightAsync(new RunOptions(), cancellationToken);
+
+    /// <summary>A stream whose fields the source could not name: its first page with records is checked before anything lands.</summary>
+    private void CheckFirstPage(WorkUnit unit, FetchedPage page)
+    {
+        if (page.Records.Count == 0 || !_uncheckedFields.TryGetValue(unit.Stream, out var refs)) return;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var r in page.Records.Take(1000))
+        {
+            foreach (var (k, _) in r.Fields) seen.Add(k);
+        }
+        var problems = FieldCheck.Missing(FieldCheck.Produced(spec, seen), refs, unit.Stream, $"the fields of its first records (unit {unit.Key})");
+        if (problems.Count > 0) throw new ConfigException(string.Join('\n', problems));
+        _uncheckedFields.TryRemove(unit.Stream, out _);
+    }
+
+    /// <summary>
+    /// Fail fast on what retries cannot fix: a permanent failure (refused credentials, a full disk, no permission) that
+    /// repeats identically stops its stream — or, on the destination side, the run — instead of costing a request per unit.
+    /// </summary>
+    private void CountAlike(WorkUnit unit, Exception e, bool destinationSide, CancellationTokenSource halt)
+    {
+        var failure = Failures.Describe(e);
+        if (!failure.Permanent) return;
+        var scope = destinationSide || failure.Cause is FailureCause.DiskFull ? RunScope : unit.Stream;
+        var signature = Failures.Signature(failure, e);
+        var (_, count) = _alike.AddOrUpdate(scope, (signature, 1), (_, old) => old.Signature == signature ? (signature, old.Count + 1) : (signature, 1));
+        if (count < FailFastAfter) return;
+        var reason = $"stopped after {count} units failed alike (retries cannot fix this): {failure.Message}";
+        if (scope == RunScope)
+        {
+            Halt(reason, ExitCodes.FailedChunks);
+            observer.Message(Info, "error", $"run {reason}");
+            halt.Cancel();
+        }
+        else if (_stoppedStreams.TryAdd(unit.Stream, reason))
+        {
+            Tally(unit).Stop(reason);
+            observer.Message(Info, "error", $"stream {unit.Stream} {reason}; its other units stay pending for the next run");
+        }
     }
 
     private string? _quotaMessage;
     private Exception? _engineError;
     private CursorCheckpoints _cursors = new([], _ => false);
+    private IReadOnlyDictionary<string, ChunkState> _known = new Dictionary<string, ChunkState>();
+    private readonly ConcurrentDictionary<string, ChunkState> _committed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _failedKeys = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _commitGate = new(1, 1);
 
     private StreamTally Tally(WorkUnit unit) =>
         _tally.GetOrAdd(unit.Stream, s => new StreamTally(new StreamPlan(s, unit.SourceName, unit.LoadType, null)));
+
+    /// <summary>A planned unit the store does not have yet, or has with another stream, identity or (while pending) bounds.</summary>
+    private static bool NeedsStoring(ChunkState? s, WorkUnit u) =>
+        s is null || s.Stream != u.Stream || s.Bounds is null
+        || (s.Status != ChunkStatus.Done && (s.Identity != u.Identity.Text));
 
     /// <summary>Done, and (for a window cut short by an earlier range) covering the whole window asked now.</summary>
     private static bool IsDone(ChunkState? s, WorkUnit u) =>
@@ -230,6 +427,8 @@ public sealed class Runner(
         public Channel<FetchedPage> Pages { get; } = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(PagesAhead) { SingleReader = true, SingleWriter = true });
         public CancellationTokenSource Fetch { get; } = fetch;
 
+        public Activity? Activity { get; set; }
+
         /// <summary>Set when the fetch worker is done with the unit; the lander then disposes <see cref="Fetch"/>.</summary>
         public TaskCompletionSource Fetched { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -238,6 +437,11 @@ public sealed class Runner(
     {
         var fetch = CancellationTokenSource.CreateLinkedTokenSource(halt.Token);
         var flow = new UnitFlow(unit, time.GetTimestamp(), fetch);
+        // The unit's span covers fetch to commit: started here (so its requests are its children), stopped by the lander.
+        flow.Activity = IngotTelemetry.Source.StartActivity("ingot.unit", ActivityKind.Internal);
+        flow.Activity?.SetTag(IngotTelemetry.PipelineTag, spec.Name);
+        flow.Activity?.SetTag(IngotTelemetry.StreamTag, unit.Stream);
+        flow.Activity?.SetTag(IngotTelemetry.UnitTag, unit.Key);
         var posted = false;
         try
         {
@@ -277,6 +481,8 @@ public sealed class Runner(
     {
         var unit = flow.Unit;
         var writers = new List<(IDestination Destination, IUnitWriter Writer)>(destinations.Count);
+        // Which side failed decides the scope of fail-fast: a source's refusal stops its stream, a destination's the run.
+        var destinationSide = true;
         try
         {
             var journal = new Journal(state, spec.Name, unit.Key);
@@ -284,16 +490,21 @@ public sealed class Runner(
             long records = 0, quarantined = 0, bytes = 0;
             var pages = 0;
             string? cursor = null, memo = null;
+            destinationSide = false;
             await foreach (var fetched in flow.Pages.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 if (fetched.Cursor is not null) (cursor, memo) = (fetched.Cursor, fetched.CursorMemo);
                 var page = processor is null ? fetched : processor.Apply(unit.Key, fetched);
+                CheckFirstPage(unit, page);
+                destinationSide = true;
                 foreach (var (_, w) in writers) await w.WriteAsync(page, CancellationToken.None).ConfigureAwait(false);
+                destinationSide = false;
                 records += page.Records.Count;
                 quarantined += page.Quarantine.Count;
                 bytes += page.Body.Length;
                 pages++;
             }
+            destinationSide = true;
             var totals = new UnitTotals(records, quarantined, pages, bytes) { Checkpoint = unit.Checkpoint ?? cursor };
             var receipts = new List<Receipt>(writers.Count);
             var staged = new List<(IGroupCommitDestination, Receipt)>();
@@ -309,8 +520,10 @@ public sealed class Runner(
         }
         catch (Exception e)
         {
+            flow.Activity?.SetStatus(ActivityStatusCode.Error, Redact.Message(e.Message));
             await flow.Fetch.CancelAsync().ConfigureAwait(false);
-            await FailOrRollBackAsync(unit, e, halt).ConfigureAwait(false);
+            await FailOrRollBackAsync(unit, e, halt, destinationSide).ConfigureAwait(false);
+            IngotTelemetry.UnitDuration.Record(time.GetElapsedTime(flow.Started).TotalSeconds, Tags(unit, "failed"));
         }
         finally
         {
@@ -323,6 +536,7 @@ public sealed class Runner(
             }
             while (flow.Pages.Reader.TryRead(out _)) { }
             flow.Fetch.Dispose();
+            flow.Activity?.Dispose();
         }
     }
 
@@ -352,6 +566,12 @@ public sealed class Runner(
                 Checkpoint = moves.GetValueOrDefault(l.Unit.Key),
             }).ToList();
             obsolete = await state.CommitUnitsAsync(spec.Name, commits, CancellationToken.None).ConfigureAwait(false);
+            foreach (var l in units)
+            {
+                _committed[l.Unit.Key] = new ChunkState(spec.Name, l.Unit.Key, l.Unit.Stream, ChunkStatus.Done, 1, null, null, l.Totals.Records, RunId,
+                    time.GetUtcNow(), [], l.Unit.Window?.To);
+                _failedKeys.TryRemove(l.Unit.Key, out _);
+            }
             _cursors.Committed(landings, moves);
         }
         finally
@@ -368,29 +588,44 @@ public sealed class Runner(
             Interlocked.Add(ref _bytes, t.Bytes);
             Interlocked.Increment(ref _done);
             Tally(l.Unit).Landed(t);
+            IngotTelemetry.Records.Add(t.Records, Tags(l.Unit, "landed"));
+            if (t.Quarantined > 0) IngotTelemetry.Records.Add(t.Quarantined, Tags(l.Unit, "quarantined"));
+            IngotTelemetry.UnitDuration.Record(time.GetElapsedTime(l.Started).TotalSeconds, Tags(l.Unit, "done"));
+            _alike.TryRemove(l.Unit.Stream, out _);
+            _alike.TryRemove(RunScope, out _);
             observer.ChunkLanded(Info, l.Unit, new ChunkOutcome(t.Records + t.Quarantined, t.Records, t.Quarantined, t.Bytes,
                 _unitRequests.TryRemove(l.Unit.Key, out var n) ? n : 0, l.Receipts.Sum(r => r.Files.Count), time.GetElapsedTime(l.Started)));
         }
     }
 
     /// <summary>Every unit ends in exactly one place: rolled back (Ctrl+C, quota stop), failed (recorded, retried next run), or an engine error.</summary>
-    private async Task FailOrRollBackAsync(WorkUnit unit, Exception e, CancellationTokenSource halt)
+    private async Task FailOrRollBackAsync(WorkUnit unit, Exception e, CancellationTokenSource halt, bool destinationSide = true)
     {
         try
         {
-            if (e is OperationCanceledException && halt.IsCancellationRequested || e is QuotaExhaustedException || e is HttpFailure { Kind: FailureKind.QuotaExhausted })
+            if (e is OperationCanceledException && halt.IsCancellationRequested || e is QuotaExhaustedException || e is HttpFailure { Kind: FailureKind.QuotaExhausted }
+                || e is ConfigException)
             {
+                // A field the configuration names is missing from the data: no unit of the stream can land as configured.
+                if (e is ConfigException)
+                {
+                    Halt(Failures.Describe(e).Message, ExitCodes.Usage);
+                    await halt.CancelAsync().ConfigureAwait(false);
+                }
                 await DeleteAllAsync(await state.AbandonChunkAsync(spec.Name, unit.Key, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
                 return;
             }
             var message = Redact.Message(e is HttpFailure or FormatException or InvalidOperationException or IOException or InvalidDataException or Records.InvalidRecordsException or Sources.Files.FileParseException
                 ? e.Message : $"{e.GetType().Name}: {e.Message}");
             var obsolete = await state.FailChunkAsync(spec.Name, unit.Key, unit.Stream, RunId, message, CancellationToken.None).ConfigureAwait(false);
+            _failedKeys[unit.Key] = true;
+            _committed.TryRemove(unit.Key, out _);
             await DeleteAllAsync(obsolete).ConfigureAwait(false);
             Interlocked.Increment(ref _failed);
             Tally(unit).Fail(message);
             var attempts = (await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false)).GetValueOrDefault(unit.Key)?.Attempts ?? 1;
             observer.ChunkFailed(Info, unit, message, attempts);
+            CountAlike(unit, e, destinationSide, halt);
         }
         catch (Exception engine)
         {
@@ -419,7 +654,11 @@ public sealed class Runner(
     /// </summary>
     private async Task UpdateCheckpointsAsync(IReadOnlyList<WorkUnit> units, RunContext run)
     {
-        var known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
+        // What planning read, with this run's commits and failures on top: the same as re-reading the store, without
+        // loading every unit and its files again (a re-run of a done 10,000-unit plan reads the store once).
+        var known = new Dictionary<string, ChunkState>(_known, StringComparer.Ordinal);
+        foreach (var (key, c) in _committed) known[key] = c;
+        foreach (var key in _failedKeys.Keys) known.Remove(key);
         foreach (var stream in units.GroupBy(u => u.Stream))
         {
             if (_cursors.Tracks(stream.Key)) continue; // moved with the commits that extended the done prefix
@@ -529,6 +768,12 @@ public sealed class Runner(
                 Failed++;
                 _error ??= error;
             }
+        }
+
+        /// <summary>Stopped by fail-fast: the reason replaces the first unit's error.</summary>
+        public void Stop(string reason)
+        {
+            lock (_lock) _error = reason;
         }
 
         public StreamSummary Summary()

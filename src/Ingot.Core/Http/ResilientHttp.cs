@@ -148,16 +148,24 @@ public sealed class ResilientHttp : IDisposable
             if (_quota is not null) await _quota.ReserveAsync(cancellationToken).ConfigureAwait(false);
             var slot = _limiter is null ? null : await _limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
             _observer.OnAttempt(chunkKey, attempt);
+            using var request = build();
+            using var activity = Observability.IngotTelemetry.Source.StartActivity("ingot.request", System.Diagnostics.ActivityKind.Client);
+            if (activity is not null)
+            {
+                activity.SetTag("http.request.method", request.Method.Method);
+                activity.SetTag("url.full", Redact.Url(request.RequestUri!));
+                activity.SetTag("http.request.resend_count", attempt - 1);
+            }
             var started = _time.GetTimestamp();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_spec.Timeout);
             try
             {
-                using var request = build();
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 if (slot is not null) _limiter!.Complete(slot);
                 var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
+                activity?.SetTag("http.response.status_code", status);
                 var contentType = response.Content.Headers.ContentType?.ToString();
                 var failure = check(status, body, contentType) ?? (status is >= 200 and < 300 ? null : Classify(status, body, contentType));
                 if (failure is not null && failure.RetryAfter is null && RetryAfterOf(response) is { } ra)
@@ -168,6 +176,7 @@ public sealed class ResilientHttp : IDisposable
                     return new HttpReply(status, body, contentType, attempt, _time.GetElapsedTime(started)) { Headers = HeadersOf(response) };
                 }
                 if (failure.IsTransient && status >= 500) _circuit.OnFailure(failure.Message);
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
                 throw failure;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -303,51 +312,4 @@ public sealed class ResilientHttp : IDisposable
             }
         }
     }
-}
-
-/// <summary>Keeps secrets out of anything written: URL query values named like keys/tokens, and registered secrets.</summary>
-public static class Redact
-{
-    private static readonly HashSet<string> Secrets = new(StringComparer.Ordinal);
-    private static readonly Lock Lock = new();
-
-    public static void Register(string? secret)
-    {
-        if (string.IsNullOrEmpty(secret) || secret.Length < 4) return;
-        lock (Lock) Secrets.Add(secret);
-    }
-
-    public static string Message(string text)
-    {
-        string[] secrets;
-        lock (Lock) secrets = [.. Secrets];
-        foreach (var s in secrets) text = text.Replace(s, "***", StringComparison.Ordinal);
-        return text;
-    }
-
-    /// <summary>
-    /// The URL as it may be written: user info (<c>user:password@</c>) masked, query values whose names carry keys,
-    /// tokens, secrets, passwords or signatures masked (and those named in <paramref name="secretParams"/>), then every
-    /// registered secret.
-    /// </summary>
-    public static string Url(Uri url, IReadOnlyCollection<string>? secretParams = null)
-    {
-        var left = url.GetLeftPart(UriPartial.Path);
-        if (!string.IsNullOrEmpty(url.UserInfo)) left = left.Replace(url.UserInfo + "@", "***@", StringComparison.Ordinal);
-        var query = url.Query;
-        if (string.IsNullOrEmpty(query)) return Message(left);
-        var parts = query.TrimStart('?').Split('&').Select(p =>
-        {
-            var eq = p.IndexOf('=', StringComparison.Ordinal);
-            var name = eq < 0 ? p : p[..eq];
-            return IsSecretName(Uri.UnescapeDataString(name)) || secretParams?.Contains(name) == true ? $"{name}=***" : p;
-        });
-        return Message($"{left}?{string.Join('&', parts)}");
-    }
-
-    private static readonly string[] SecretNameParts = ["key", "token", "secret", "password", "passwd", "signature", "credential"];
-
-    private static bool IsSecretName(string name) =>
-        SecretNameParts.Any(p => name.Contains(p, StringComparison.OrdinalIgnoreCase))
-        || name.Equals("sig", StringComparison.OrdinalIgnoreCase) || name.Equals("auth", StringComparison.OrdinalIgnoreCase) || name.Equals("pwd", StringComparison.OrdinalIgnoreCase);
 }

@@ -24,17 +24,18 @@ public sealed class Record
         EventTs = eventTs;
     }
 
-    private Record(ReadOnlyMemory<byte> utf8, DateTimeOffset? eventTs)
+    private Record(ReadOnlyMemory<byte> utf8, DateTimeOffset? eventTs, long line)
     {
         _utf8 = utf8;
         EventTs = eventTs;
+        Line = line;
     }
 
     /// <summary>
     /// A record held as the UTF-8 text of one JSON object. The memory must stay unchanged for the record's life.
     /// The text is checked when it is read (by <see cref="Fields"/> or a destination), not here.
     /// </summary>
-    public static Record FromUtf8(ReadOnlyMemory<byte> json, DateTimeOffset? eventTs) => new(json, eventTs);
+    public static Record FromUtf8(ReadOnlyMemory<byte> json, DateTimeOffset? eventTs, long line = 0) => new(json, eventTs, line);
 
     /// <summary>The record as an object (parsed from the UTF-8 text on first use; the caller may change it).</summary>
     public JsonObject Fields
@@ -59,6 +60,9 @@ public sealed class Record
     }
 
     public DateTimeOffset? EventTs { get; }
+
+    /// <summary>Where the record starts in its source file (1-based line; the files source), else 0: provenance for destinations that keep it.</summary>
+    public long Line { get; }
 
     /// <summary>The record's UTF-8 JSON text while no one has asked for <see cref="Fields"/> (so it is still exact).</summary>
     public bool TryGetUtf8(out ReadOnlyMemory<byte> json)

@@ -68,4 +68,12 @@ public interface ISource : IAsyncDisposable
 
     /// <summary>The unit's pages in order, each yielded as soon as it is read.</summary>
     IAsyncEnumerable<FetchedPage> FetchAsync(WorkUnit unit, IUnitContext context, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The top-level fields the stream's records carry, when the source knows them before fetching (KNMI: station, time,
+    /// lat, lon and the parameters; a table: its columns — a source may ask its server, but makes no data request); null
+    /// when only the data can tell (files), and then the engine checks the stream's first records before they land.
+    /// Partition columns and event-time fields the configuration names are checked against it before any request.
+    /// </summary>
+    ValueTask<IReadOnlySet<string>?> FieldsAsync(string stream, CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlySet<string>?>(null);
 }

@@ -79,6 +79,12 @@ public sealed record LeaseHolder(Guid RunId, string Host, int Pid, DateTimeOffse
 
 public sealed record LeaseResult(bool Acquired, LeaseHolder? Holder, bool TookOver);
 
+/// <summary>The state store cannot be opened or used; <see cref="Unreadable"/>: its file is damaged (exit 2, <c>ingot state rebuild</c>).</summary>
+public sealed class StateStoreException(string message, bool unreadable, Exception? inner = null) : Exception(message, inner)
+{
+    public bool Unreadable { get; } = unreadable;
+}
+
 public sealed record PendingDeletion(string Pipeline, string ChunkKey, string Destination, string Path);
 
 /// <summary>
@@ -95,6 +101,12 @@ public interface IStateStore : IAsyncDisposable
 
     Task StartRunAsync(RunRecord run, CancellationToken cancellationToken);
     Task FinishRunAsync(Guid runId, string status, int exitCode, string summaryJson, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Closes a run still marked <c>running</c> whose process is gone (its lease was taken over): status and reason are
+    /// recorded, a run that did finish is left as it is. True when the record was closed.
+    /// </summary>
+    Task<bool> CloseAbandonedRunAsync(Guid runId, string status, string reason, CancellationToken cancellationToken);
     Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? pipeline, int limit, CancellationToken cancellationToken);
 
     Task<IReadOnlyDictionary<string, ChunkState>> GetChunksAsync(string pipeline, CancellationToken cancellationToken);

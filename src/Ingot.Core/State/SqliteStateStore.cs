@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: every state transition (plan, journal, commit, fail, adopt, lease) is one SQL transaction
+// here, next to the schema migrations it depends on; split by table, a commit that touches four tables would be spread out.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -65,18 +67,34 @@ public sealed class SqliteStateStore : IStateStore
 
     public static SqliteStateStore Open(string path, TimeProvider time)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
+        SqliteConnection? connection = null;
         try
         {
+            if (path != ":memory:") Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
             connection.Open();
             Exec(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;");
             Migrate(connection);
+            // A truncated file can still open and migrate (its first pages are intact): check it whole before trusting it.
+            using (var check = connection.CreateCommand())
+            {
+                check.CommandText = "PRAGMA quick_check";
+                var verdict = check.ExecuteScalar() as string;
+                if (verdict != "ok") throw new StateStoreException($"state database {path} is damaged ({verdict}): move it away and run `ingot state rebuild <pipeline.yaml>` to restore it from the lake", unreadable: true);
+            }
             return new SqliteStateStore(connection, path, time);
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            connection?.Dispose();
+            var unreadable = e is SqliteException { SqliteErrorCode: 11 or 26 };
+            throw new StateStoreException(unreadable
+                ? $"state database {path} is not a readable SQLite database (corrupt or truncated): move it away and run `ingot state rebuild <pipeline.yaml>` to restore it from the lake"
+                : $"state database {path} cannot be opened: {Engine.Failures.OneLine(e.Message)}", unreadable, e);
         }
         catch
         {
-            connection.Dispose();
+            connection?.Dispose();
             throw;
         }
     }
@@ -221,6 +239,14 @@ public sealed class SqliteStateStore : IStateStore
             using var cmd = Command("UPDATE runs SET finished_at = $f, status = $st, exit_code = $e, summary = $s WHERE run_id = $r", null,
                 ("$f", Now()), ("$st", status), ("$e", exitCode), ("$s", summaryJson), ("$r", runId.ToString()));
             cmd.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task<bool> CloseAbandonedRunAsync(Guid runId, string status, string reason, CancellationToken cancellationToken) =>
+        WithLockAsync(() =>
+        {
+            using var cmd = Command("UPDATE runs SET finished_at = $f, status = $st, summary = $s WHERE run_id = $r AND status = 'running'", null,
+                ("$f", Now()), ("$st", status), ("$s", JsonSerializer.Serialize(new { Status = status, Message = reason })), ("$r", runId.ToString()));
+            return cmd.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
     public Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? pipeline, int limit, CancellationToken cancellationToken) =>

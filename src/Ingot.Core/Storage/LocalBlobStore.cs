@@ -103,6 +103,20 @@ public sealed class LocalBlobStore : IBlobStore
                 removed++;
             }
         }
+        // Then the folders a crashed run's scratch left empty (_tmp/<guid>/…), deepest first, and _tmp itself when empty.
+        var folders = Directory.EnumerateDirectories(start, "*", SearchOption.AllDirectories).Append(start)
+            .OrderByDescending(d => d.Length).ToList();
+        foreach (var dir in folders)
+        {
+            var rel = Path.GetRelativePath(_root, dir).Replace(Path.DirectorySeparatorChar, '/') + "/";
+            if (!IsTempFolder(rel)) continue;
+            try
+            {
+                if (!Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
         return Task.FromResult(removed);
     }
 
@@ -118,6 +132,10 @@ public sealed class LocalBlobStore : IBlobStore
         Path.GetFileName(relativePath).StartsWith(TempPrefix, StringComparison.Ordinal)
         || relativePath.StartsWith("_tmp/", StringComparison.Ordinal)
         || relativePath.Contains("/_tmp/", StringComparison.Ordinal);
+
+    /// <summary>A folder path (ending in '/') at or under a <c>_tmp</c> folder.</summary>
+    private static bool IsTempFolder(string relativeFolder) =>
+        relativeFolder.StartsWith("_tmp/", StringComparison.Ordinal) || relativeFolder.Contains("/_tmp/", StringComparison.Ordinal);
 
     private static void TryDelete(string file)
     {

@@ -7,7 +7,13 @@ namespace Ingot.DuckDb.Parquet;
 
 /// <summary><c>type: parquet</c>: Hive-partitioned Parquet under a folder or <c>s3://</c> prefix (DESIGN §4, §5).</summary>
 public sealed record ParquetDestinationSpec(string Path, StoreOptions Store, IReadOnlyList<string> PartitionBy, string Compression, long TargetFileBytes)
-    : StoreDestinationSpec(ParquetDestination.TypeName, Path, Store);
+    : StoreDestinationSpec(ParquetDestination.TypeName, Path, Store)
+{
+    /// <summary>The partition columns that are record fields, with where each is written.</summary>
+    public IReadOnlyList<FieldRef> PartitionFields { get; init; } = [];
+
+    public override IReadOnlyList<FieldRef> FieldRefs => PartitionFields;
+}
 
 /// <summary>Reads a <c>type: parquet</c> section and creates the destination.</summary>
 public sealed class ParquetConnector : IDestinationConnector
@@ -16,8 +22,15 @@ public sealed class ParquetConnector : IDestinationConnector
 
     public DestinationSpec Read(ConfigSection m)
     {
-        var path = m.Required("path").Value;
-        var partitionBy = m.OptionalList("partition_by") ?? [ParquetDestination.IngestionDatePartition, ParquetDestination.LoadTypePartition, ParquetDestination.EventDatePartition];
+        var path = m.Context.LocalPath(m.Required("path"));
+        var partitionNodes = m.OptionalScalars("partition_by");
+        var partitionBy = partitionNodes?.Select(p => p.Value).ToList()
+            ?? [ParquetDestination.IngestionDatePartition, ParquetDestination.LoadTypePartition, ParquetDestination.EventDatePartition];
+        // Partition columns other than the run's own (ingestion date, load type, event date) are record fields: checked before any request.
+        var fieldRefs = (partitionNodes ?? [])
+            .Where(p => p.Value is not (ParquetDestination.IngestionDatePartition or ParquetDestination.LoadTypePartition or ParquetDestination.EventDatePartition))
+            .Select(p => new FieldRef(p.Value, "partition_by", m.Context.Where(p.Node)))
+            .ToList();
         var compression = "zstd";
         if (m.Optional("compression") is { } comp)
         {
@@ -27,7 +40,7 @@ public sealed class ParquetConnector : IDestinationConnector
         var targetBytes = m.Optional("target_file_size") is { } tfs ? m.Context.Bytes(tfs) : 128L << 20;
         var store = StoreSettings.Read(m);
         m.RejectUnknown();
-        return new ParquetDestinationSpec(path, store, partitionBy, compression, targetBytes);
+        return new ParquetDestinationSpec(path, store, partitionBy, compression, targetBytes) { PartitionFields = fieldRefs };
     }
 
     public IDestination Create(DestinationSpec spec, DestinationServices services)

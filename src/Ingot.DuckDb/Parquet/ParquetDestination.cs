@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: staging a chunk into DuckDB, the partitioned COPY and the file journal around it are one
+// crash-safety argument (journal, write, fsync, rename); the unit records live in ParquetDestination.Units.cs.
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -75,6 +77,8 @@ internal sealed partial class ParquetDestination : IDestination
     public CommitMode Mode => CommitMode.FileJournal;
 
     public string Name { get; }
+
+    public Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Storage.StoreProbe.ProbeAsync(_store, pipeline, cancellationToken);
 
     public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken) =>
         await _store.RemoveStaleTempsAsync(_pipeline, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+// Over ~400 lines on purpose: the KNMI EDR API as it behaves (gateway vs application errors, coverage JSON, data-point
+// limits, faults) is one contract; tests and benchmarks depend on it matching the real service in every detail.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

@@ -67,12 +67,16 @@ public sealed class CliCommandTests
         var tune = await IngotProcess.RunAsync(ws.Dir, null, "tune", pipeline, "--levels", "1,4,16", "--requests", "24");
 
         tune.ExitCode.ShouldBe(0, tune.Stderr);
-        tune.Stdout.ShouldContain("| Concurrency | Time (s) | Success | Failures | Throughput (req/s) |");
+        tune.Stdout.ShouldContain("| Concurrency | Requests | Time (s) | Success | Failures | Throughput (req/s) |");
         var lines = tune.Stdout.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && char.IsDigit(l.Trim('|', ' ')[0])).ToList();
         lines.Count.ShouldBe(3);
         tune.Stdout.ShouldContain("sweet spot");
         lines.Single(l => l.Contains("sweet spot", StringComparison.Ordinal)).ShouldContain(" 0 |");
         sim.DataRequestCount.ShouldBe(72);
+        // And each level's row says how many requests it really sent, and they add up to what the API saw
+        var cells = lines.Select(l => l.Split('|', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+        cells.Sum(c => long.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture)).ShouldBe(sim.DataRequestCount);
+        cells.ShouldAllBe(c => long.Parse(c[3], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(c[4], System.Globalization.CultureInfo.InvariantCulture) == long.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture));
         Directory.Exists(ws.Lake).ShouldBeFalse("tune writes nothing to the lake");
     }
 
@@ -97,6 +101,7 @@ public sealed class CliCommandTests
         await p.WaitForExitAsync(TestContext.Current.CancellationToken);
 
         // Then it exits 130 with a summary, and the next run completes the rest exactly once
+        IngotProcess.ShouldNotHaveCrashed(p.ExitCode, string.Join('\n', output), await p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken));
         p.ExitCode.ShouldBe(130);
         var summary = output.Last(l => l.Contains("\"Run complete\"", StringComparison.Ordinal));
         summary.ShouldContain("\"status\":\"cancelled\"");

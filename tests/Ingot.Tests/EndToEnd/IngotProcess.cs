@@ -44,7 +44,23 @@ internal sealed class IngotProcess
         var stderr = p.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         await p.WaitForExitAsync(timeout.Token);
-        return new Result(p.ExitCode, await stdout, await stderr);
+        var result = new Result(p.ExitCode, await stdout, await stderr);
+        ShouldNotHaveCrashed(result.ExitCode, result.Stdout, result.Stderr);
+        return result;
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex StackFrame = new(@"^\s+at \S+.*\)( in .*)?$|Unhandled exception\.|--- End of (inner exception|stack trace)",
+        System.Text.RegularExpressions.RegexOptions.Multiline | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Every run of the built executable in the suite: whatever happened, the user got a message and an exit code of DESIGN
+    /// §3 — never .NET's crash (exit 134, "Unhandled exception.") nor a stack trace.
+    /// </summary>
+    public static void ShouldNotHaveCrashed(int? exitCode, string stdout, string stderr)
+    {
+        if (exitCode is { } code) code.ShouldNotBe(134, $"ingot crashed:\n{stderr}");
+        var trace = StackFrame.Match(stdout + "\n" + stderr);
+        trace.Success.ShouldBeFalse($"ingot printed a stack trace ('{trace.Value.Trim()}'):\n{stderr}\n{stdout[..Math.Min(stdout.Length, 4000)]}");
     }
 
     /// <summary>Starts a run and SIGKILLs it once <paramref name="killAfterLanded"/> chunks have landed.</summary>
@@ -64,6 +80,7 @@ internal sealed class IngotProcess
             }
         }
         await p.WaitForExitAsync(timeout.Token);
+        ShouldNotHaveCrashed(null, output.ToString(), "");
         return output.ToString();
     }
 }

@@ -105,6 +105,7 @@ public sealed class RunnerTests : IDisposable
         public Task ReleaseLeaseAsync(string pipeline, Guid runId, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(pipeline, runId, cancellationToken);
         public Task StartRunAsync(RunRecord run, CancellationToken cancellationToken) => inner.StartRunAsync(run, cancellationToken);
         public Task FinishRunAsync(Guid runId, string status, int exitCode, string summaryJson, CancellationToken cancellationToken) => inner.FinishRunAsync(runId, status, exitCode, summaryJson, cancellationToken);
+        public Task<bool> CloseAbandonedRunAsync(Guid runId, string status, string reason, CancellationToken cancellationToken) => inner.CloseAbandonedRunAsync(runId, status, reason, cancellationToken);
         public Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? pipeline, int limit, CancellationToken cancellationToken) => inner.ListRunsAsync(pipeline, limit, cancellationToken);
         public Task<IReadOnlyDictionary<string, ChunkState>> GetChunksAsync(string pipeline, CancellationToken cancellationToken) => inner.GetChunksAsync(pipeline, cancellationToken);
         public Task RecordSplitAsync(string pipeline, string key, string split, CancellationToken cancellationToken) => inner.RecordSplitAsync(pipeline, key, split, cancellationToken);

@@ -68,13 +68,13 @@ public sealed class S3SettingsTests
     [Fact]
     public void Resolve_AccessKeyWithoutSecret_Throws()
     {
-        Should.Throw<ArgumentException>(() => S3Settings.Resolve(new StoreOptions(AccessKey: "AK"), Env()));
+        Should.Throw<Ingot.Config.ConfigException>(() => S3Settings.Resolve(new StoreOptions(AccessKey: "AK"), Env()));
     }
 
     [Fact]
     public void Resolve_RelativeEndpoint_Throws()
     {
-        Should.Throw<ArgumentException>(() => S3Settings.Resolve(new StoreOptions(Endpoint: "localhost"), Env()));
+        Should.Throw<Ingot.Config.ConfigException>(() => S3Settings.Resolve(new StoreOptions(Endpoint: "localhost"), Env()));
     }
 
     [Fact]

@@ -65,7 +65,7 @@ internal sealed class BatchBuilder
         var text = _buffer.WrittenMemory;
         var records = new Record[_ends.Count];
         for (int i = 0, start = 0; i < records.Length; start = _ends[i], i++)
-            records[i] = Record.FromUtf8(text[start.._ends[i]], eventTs: null);
+            records[i] = Record.FromUtf8(text[start.._ends[i]], eventTs: null, _lines[i]);
         var batch = new FileBatch(records, _lines, raw);
 
         // The next batch is likely the same size: start there (plus a margin) rather than growing from small.

@@ -11,6 +11,11 @@ public sealed record FilesSourceSpec(string Path, StoreOptions Store, string Pat
     public override IReadOnlyList<string> Streams => [Stream];
 
     public override IEnumerable<string?> Secrets => [Store.AccessKey, Store.SecretKey];
+
+    /// <summary>Where <c>event_time</c> is written: a drop's fields are known only from its records, checked on the first page.</summary>
+    public FieldRef? EventTimeRef { get; init; }
+
+    public override IReadOnlyList<FieldRef> FieldRefs => EventTimeRef is { } r ? [r] : [];
 }
 
 internal sealed class FilesConnector : ISourceConnector
@@ -20,7 +25,7 @@ internal sealed class FilesConnector : ISourceConnector
     public SourceSpec Read(ConfigSection m)
     {
         var ctx = m.Context;
-        var path = m.Required("path").Value;
+        var path = ctx.LocalPath(m.Required("path"));
         var pattern = m.Optional("pattern")?.Value ?? "**/*";
         FileFormat? format = null;
         if (m.Optional("format") is { } f)
@@ -55,10 +60,13 @@ internal sealed class FilesConnector : ISourceConnector
         }
         var name = m.Optional("name")?.Value ?? "files";
         var stream = m.Optional("stream")?.Value ?? name;
-        var eventTime = m.Optional("event_time")?.Value;
+        var eventTimeNode = m.Optional("event_time");
         var store = StoreSettings.Read(m);
         m.RejectUnknown();
-        return new FilesSourceSpec(path, store, pattern, format, csv, stream, eventTime);
+        return new FilesSourceSpec(path, store, pattern, format, csv, stream, eventTimeNode?.Value)
+        {
+            EventTimeRef = eventTimeNode is { } et ? new FieldRef(et.Value, "event_time", ctx.Where(et.Node), stream) : null,
+        };
     }
 
     public ISource Create(SourceSpec spec, SourceServices services)

@@ -122,7 +122,7 @@ public sealed class FilesSource(FilesSourceSpec spec, IBlobStore store, TimeProv
                         throw new FileParseException(display, batch.Lines[i], $"event_time field '{spec.EventTime}' holds '{v.GetString()}', which is not a time");
                     ts = t.ToUniversalTime();
                 }
-                list.Add(Record.FromUtf8(utf8, ts));
+                list.Add(Record.FromUtf8(utf8, ts, record.Line));
             }
             else
             {

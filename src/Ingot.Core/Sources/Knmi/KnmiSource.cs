@@ -24,6 +24,10 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
     internal UnitIdentity Identity { get; } = UnitIdentity.Of(
         ("source", "knmi-edr"), ("collection", spec.Collection), ("parameters", string.Join(',', spec.Parameters)), ("step", spec.Step.ToString()));
 
+    /// <summary>Each record: the station, its time and position, and one field per parameter (CoverageJson's rows).</summary>
+    public ValueTask<IReadOnlySet<string>?> FieldsAsync(string stream, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlySet<string>?>(new HashSet<string>(["station", "time", "lat", "lon", .. spec.Parameters], StringComparer.Ordinal));
+
     public Task<SourcePlan> PlanAsync(PlanRequest request, CancellationToken cancellationToken)
     {
         if (!request.Wants(spec.Collection)) return Task.FromResult(new SourcePlan([], [], new Dictionary<string, object>()));

@@ -30,6 +30,10 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
     internal UnitIdentity Identity { get; } = UnitIdentity.Of(
         ("source", "noaa-cdo"), ("dataset", spec.Dataset), ("datatypes", string.Join(',', spec.Datatypes)), ("units", spec.Units ?? ""));
 
+    /// <summary>Each record is one of CDO's results as the API sends it.</summary>
+    public ValueTask<IReadOnlySet<string>?> FieldsAsync(string stream, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlySet<string>?>(new HashSet<string>(["date", "datatype", "station", "attributes", "value"], StringComparer.Ordinal));
+
     public Task<SourcePlan> PlanAsync(PlanRequest request, CancellationToken cancellationToken)
     {
         if (!request.Wants(Stream)) return Task.FromResult(new SourcePlan([], [], new Dictionary<string, object>()));

@@ -143,10 +143,9 @@ internal sealed class RestAuth(RestAuthSpec spec, ResilientHttp http, TimeProvid
     /// <summary>The URL with <paramref name="name"/>=<paramref name="value"/> set (replacing an existing value of that name).</summary>
     internal static Uri WithQuery(Uri url, string name, string value)
     {
-        var builder = new UriBuilder(url);
-        var kept = builder.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
+        // Built as text (not UriBuilder): the URL keeps the form it is written in (no default port added).
+        var kept = url.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Where(p => Uri.UnescapeDataString(p.Split('=')[0]) != name);
-        builder.Query = string.Join('&', kept.Append($"{Uri.EscapeDataString(name)}={Uri.EscapeDataString(value)}"));
-        return builder.Uri;
+        return new Uri($"{url.GetLeftPart(UriPartial.Path)}?{string.Join('&', kept.Append($"{Uri.EscapeDataString(name)}={Uri.EscapeDataString(value)}"))}");
     }
 }

@@ -43,7 +43,7 @@ public sealed class RestSource : ISource
                 _userInfoBasic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(baseUri.UserInfo)));
                 Redact.Register(_userInfoBasic);
             }
-            baseUri = new UriBuilder(baseUri) { UserName = "", Password = "" }.Uri;
+            baseUri = new Uri($"{baseUri.Scheme}://{baseUri.Authority}{baseUri.PathAndQuery}");
         }
         _origin = baseUri;
     }

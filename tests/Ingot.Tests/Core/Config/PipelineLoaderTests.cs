@@ -131,7 +131,8 @@ public sealed class PipelineLoaderTests
         spec.Http.ShouldBe(new HttpSpec(12, 30, 1000, TimeSpan.FromSeconds(10), 3, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), 4, TimeSpan.FromMinutes(2)));
         spec.Destinations.Count.ShouldBe(2);
         spec.Destinations[0].Type.ShouldBe("raw");
-        ((StoreDestinationSpec)spec.Destinations[0]).Path.ShouldBe("./lake");
+        // Relative to the pipeline file's folder, not to where ingot runs
+        ((StoreDestinationSpec)spec.Destinations[0]).Path.ShouldBe(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec.FilePath))!, "lake")));
         spec.Destinations[1].Type.ShouldBe("parquet");
         ((ParquetDestinationSpec)spec.Destinations[1]).Path.ShouldBe("s3://bucket/lake");
         ((ParquetDestinationSpec)spec.Destinations[1]).Compression.ShouldBe("snappy");
@@ -359,7 +360,7 @@ public sealed class PipelineLoaderTests
 
         // Then
         (e.Line, e.Column).ShouldBe((16L, 3L));
-        e.Detail.ShouldBe("http.concurency: unknown key");
+        e.Detail.ShouldBe("http.concurency: unknown key (did you mean concurrency?)");
     }
 
     [Fact]
@@ -371,8 +372,9 @@ public sealed class PipelineLoaderTests
         // When
         var e = ParseFails(yaml);
 
-        // Then: the missing 'collection' is reported first, against the source mapping
-        e.Detail.ShouldBe("source.collection: required key is missing");
+        // Then: the misspelt key is named, with the key it stands for (not a missing 'collection' elsewhere)
+        e.Detail.ShouldBe("source.colection: unknown key (did you mean collection?)");
+        (e.Line, e.Column).ShouldBe((6L, 3L));
     }
 
     [Fact]

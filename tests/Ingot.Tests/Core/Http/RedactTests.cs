@@ -11,7 +11,7 @@ public sealed class RedactTests
     [InlineData("https://x.test/a?datetime=2020-01-01T00:00:00Z", "https://x.test/a?datetime=2020-01-01T00:00:00Z")]
     [InlineData("https://x.test/a/b", "https://x.test/a/b")]
     [InlineData("https://shop:pa55@x.test/v1/p?since=2024-01-01T00:00:00Z", "https://***@x.test/v1/p?since=2024-01-01T00:00:00Z")]
-    [InlineData("https://x.test/a?sig=1&access_token=2&X-Amz-Signature=3&auth=4&author=5", "https://x.test/a?sig=***&access_token=***&X-Amz-Signature=***&auth=***&author=5")]
+    [InlineData("https://x.test/a?access_token=2&X-Amz-Signature=3&author=5", "https://x.test/a?access_token=***&X-Amz-Signature=***&author=5")]
     public void Url_SecretQueryValues_AreMasked(string url, string expected)
     {
         // When
@@ -68,5 +68,32 @@ public sealed class RedactTests
 
         // Then
         text.ShouldBe("abc def");
+    }
+
+    [Theory]
+    [InlineData("GET http://user:hunter2-pw@api.test/edr?x=1", "GET http://***@api.test/edr?x=1")]
+    [InlineData("postgres://bronze:s3cr3t-pw@db.test:5432/bronze", "postgres://***@db.test:5432/bronze")]
+    [InlineData("Host=db;Username=bronze;Password=s3cr3t-pw;Database=x", "Host=db;Username=bronze;Password=***;Database=x")]
+    [InlineData("Host=db;pwd='a;b'", "Host=db;pwd=***")]
+    [InlineData("failed for https://x.test/a?api_key=k3y&q=1: refused", "failed for https://x.test/a?api_key=***&q=1: refused")]
+    public void Message_UserInfoConnectionPasswordsAndKeyParameters_AreMaskedInAnyText(string text, string expected)
+    {
+        // When
+        var redacted = Redact.Message(text);
+
+        // Then
+        redacted.ShouldBe(expected);
+    }
+
+    [Fact]
+    public void SecretsIn_UrlWithUserInfo_YieldsThePassword()
+    {
+        // When
+        var secrets = Redact.SecretsIn("http://edr-user:pa%2Bss@host/x").ToList();
+
+        // Then
+        secrets.ShouldContain("pa%2Bss");
+        secrets.ShouldContain("pa+ss");
+        secrets.ShouldNotContain("edr-user");
     }
 }
