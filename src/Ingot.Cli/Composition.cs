@@ -51,6 +51,15 @@ internal static class Composition
                     sources.Add(n with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') });
                     break;
                 }
+                case Sources.Rest.RestSourceSpec r when r.BaseUrl == PipelineLoader.BuiltinSimulator:
+                {
+                    // The shop simulator, accepting the source's key or token for both of its APIs.
+                    var host = await Simulators.SimulatorHost.StartShopAsync(new Simulators.SimulatorOptions { ApiKey = r.Auth.Secrets.FirstOrDefault() ?? "sim-key", Latency = TimeSpan.FromMilliseconds(20) },
+                        null, cancellationToken).ConfigureAwait(false);
+                    hosts.Add(host);
+                    sources.Add(r with { BaseUrl = host.BaseUrl.ToString().TrimEnd('/') });
+                    break;
+                }
                 default:
                     sources.Add(source);
                     break;

@@ -9,21 +9,29 @@ using Microsoft.Extensions.Logging;
 
 namespace Ingot.Simulators;
 
-/// <summary>A running simulator (Kestrel on 127.0.0.1) for the KNMI EDR or the NOAA CDO v2 API.</summary>
+/// <summary>A running simulator (Kestrel on 127.0.0.1) for the KNMI EDR, the NOAA CDO v2 or the shop's payments and shipments APIs.</summary>
 public sealed class SimulatorHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly SimPipeline _pipeline;
+    private readonly ISimApi _api;
 
-    private SimulatorHost(WebApplication app, SimPipeline pipeline, Uri baseUrl)
+    private SimulatorHost(WebApplication app, SimPipeline pipeline, ISimApi api, Uri baseUrl)
     {
         _app = app;
         _pipeline = pipeline;
+        _api = api;
         BaseUrl = baseUrl;
     }
 
-    /// <summary>KNMI: <c>http://127.0.0.1:{port}/edr/v1</c>; NOAA: <c>http://127.0.0.1:{port}/cdo-web/api/v2</c>.</summary>
+    /// <summary>KNMI: <c>http://127.0.0.1:{port}/edr/v1</c>; NOAA: <c>http://127.0.0.1:{port}/cdo-web/api/v2</c>; shop: <c>http://127.0.0.1:{port}</c>.</summary>
     public Uri BaseUrl { get; }
+
+    /// <summary>The shop simulator's records and clock (null for the other simulators): tick, upsert, take an API down.</summary>
+    public ShopData? Shop => (_api as ShopApi)?.Data;
+
+    /// <summary>Shop: OAuth 2.0 token requests received.</summary>
+    public int TokenRequests => (_api as ShopApi)?.TokenRequests ?? 0;
 
     /// <summary>Snapshot of the request log in arrival order (requests still in flight are left out).</summary>
     public IReadOnlyList<SimRequest> Requests => _pipeline.Requests;
@@ -43,6 +51,14 @@ public sealed class SimulatorHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         return StartAsync(new NoaaApi(options), options, cancellationToken);
+    }
+
+    /// <summary>Starts the shop simulator: payments (cursor pages, api key) and shipments (page numbers, bearer token or OAuth 2.0).</summary>
+    public static Task<SimulatorHost> StartShopAsync(SimulatorOptions options, ShopOptions? shop = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        shop ??= new ShopOptions();
+        return StartAsync(new ShopApi(options, shop, new ShopData(options.Seed, shop)), options, cancellationToken);
     }
 
     /// <summary>Completes when <paramref name="cancellationToken"/> is cancelled (Ctrl+C) or the host stops; does not throw on cancellation.</summary>
@@ -91,6 +107,6 @@ public sealed class SimulatorHost : IAsyncDisposable
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(address).Port;
-        return new SimulatorHost(app, pipeline, new Uri($"http://127.0.0.1:{port}{api.BasePath}"));
+        return new SimulatorHost(app, pipeline, api, new Uri($"http://127.0.0.1:{port}{api.BasePath}"));
     }
 }

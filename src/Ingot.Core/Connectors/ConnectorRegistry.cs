@@ -55,11 +55,12 @@ public sealed class ConnectorRegistry
 
     public static ConnectorRegistry Empty { get; } = new(new(StringComparer.Ordinal), new(StringComparer.Ordinal), []);
 
-    /// <summary>The connectors of Ingot.Core: KNMI EDR, NOAA CDO and files sources; the raw archive.</summary>
+    /// <summary>The connectors of Ingot.Core: KNMI EDR, NOAA CDO, files and REST sources; the raw archive.</summary>
     public static ConnectorRegistry Core { get; } = Empty
         .With(new Sources.Knmi.KnmiConnector())
         .With(new Sources.Noaa.NoaaConnector())
         .With(new Sources.Files.FilesConnector())
+        .With(new Sources.Rest.RestConnector())
         .With(new RawConnector());
 
     public IReadOnlyCollection<string> SourceTypes => _sources.Keys;

@@ -69,4 +69,23 @@ public static partial class Redact
 
     /// <summary>A request URL as it may be written: userinfo and credential parameters masked, registered secrets masked.</summary>
     public static string Url(Uri url) => Message(url.OriginalString.Length > 0 ? url.OriginalString : url.ToString());
+
+    /// <summary>
+    /// <see cref="Url(Uri)"/>, and the values of the query parameters named in <paramref name="secretParams"/> masked too
+    /// (a REST API key sent as a parameter whose name does not look like one, e.g. <c>appid</c>).
+    /// </summary>
+    public static string Url(Uri url, IReadOnlyCollection<string> secretParams)
+    {
+        var text = Url(url);
+        if (secretParams.Count == 0) return text;
+        var q = text.IndexOf('?', StringComparison.Ordinal);
+        if (q < 0) return text;
+        var parts = text[(q + 1)..].Split('&').Select(p =>
+        {
+            var eq = p.IndexOf('=', StringComparison.Ordinal);
+            var name = eq < 0 ? p : p[..eq];
+            return secretParams.Contains(Uri.UnescapeDataString(name)) ? $"{name}={Mask}" : p;
+        });
+        return $"{text[..(q + 1)]}{string.Join('&', parts)}";
+    }
 }

@@ -10,7 +10,15 @@ using Polly.Timeout;
 namespace Ingot.Http;
 
 /// <summary>A response the source accepted.</summary>
-public sealed record HttpReply(int Status, byte[] Body, string? ContentType, int Attempts, TimeSpan Latency);
+public sealed record HttpReply(int Status, byte[] Body, string? ContentType, int Attempts, TimeSpan Latency)
+{
+    /// <summary>The response's headers (content headers included), each name once with its values joined by ", ".</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>A header by name, ignoring case (<c>Link</c>), or null.</summary>
+    public string? Header(string name) =>
+        Headers.TryGetValue(name, out var v) ? v : Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
+}
 
 /// <summary>What the source says about a response: accept it, or fail with a kind.</summary>
 public delegate HttpFailure? ResponseCheck(int status, byte[] body, string? contentType);
@@ -89,7 +97,30 @@ public sealed class ResilientHttp : IDisposable
     /// Sends a GET with retries. <paramref name="check"/> decides whether a complete response is data; transient
     /// failures are retried, the rest thrown as <see cref="HttpFailure"/>.
     /// </summary>
-    public async Task<HttpReply> GetAsync(Uri url, IReadOnlyDictionary<string, string> headers, ResponseCheck check, string chunkKey, CancellationToken cancellationToken)
+    public Task<HttpReply> GetAsync(Uri url, IReadOnlyDictionary<string, string> headers, ResponseCheck check, string chunkKey, CancellationToken cancellationToken) =>
+        SendAsync(() => Request(HttpMethod.Get, url, headers), check, chunkKey, cancellationToken);
+
+    /// <summary>
+    /// Sends a POST of an <c>application/x-www-form-urlencoded</c> form (an OAuth 2.0 token request) with the same
+    /// retries, limits and circuit as <see cref="GetAsync"/>.
+    /// </summary>
+    public Task<HttpReply> PostFormAsync(Uri url, IReadOnlyDictionary<string, string> headers, IReadOnlyList<KeyValuePair<string, string>> form, ResponseCheck check, string chunkKey,
+        CancellationToken cancellationToken) =>
+        SendAsync(() =>
+        {
+            var request = Request(HttpMethod.Post, url, headers);
+            request.Content = new FormUrlEncodedContent(form);
+            return request;
+        }, check, chunkKey, cancellationToken);
+
+    private static HttpRequestMessage Request(HttpMethod method, Uri url, IReadOnlyDictionary<string, string> headers)
+    {
+        var request = new HttpRequestMessage(method, url);
+        foreach (var (k, v) in headers) request.Headers.TryAddWithoutValidation(k, v);
+        return request;
+    }
+
+    private async Task<HttpReply> SendAsync(Func<HttpRequestMessage> build, ResponseCheck check, string chunkKey, CancellationToken cancellationToken)
     {
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(ChunkKeyProperty, chunkKey);
@@ -99,7 +130,7 @@ public sealed class ResilientHttp : IDisposable
             return await _pipeline.ExecuteAsync(async ctx =>
             {
                 attempt++;
-                return await AttemptAsync(url, headers, check, chunkKey, attempt, ctx.CancellationToken).ConfigureAwait(false);
+                return await AttemptAsync(build, check, chunkKey, attempt, ctx.CancellationToken).ConfigureAwait(false);
             }, context).ConfigureAwait(false);
         }
         finally
@@ -108,7 +139,7 @@ public sealed class ResilientHttp : IDisposable
         }
     }
 
-    private async Task<HttpReply> AttemptAsync(Uri url, IReadOnlyDictionary<string, string> headers, ResponseCheck check, string chunkKey, int attempt, CancellationToken cancellationToken)
+    private async Task<HttpReply> AttemptAsync(Func<HttpRequestMessage> build, ResponseCheck check, string chunkKey, int attempt, CancellationToken cancellationToken)
     {
         await _concurrency.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -117,11 +148,12 @@ public sealed class ResilientHttp : IDisposable
             if (_quota is not null) await _quota.ReserveAsync(cancellationToken).ConfigureAwait(false);
             var slot = _limiter is null ? null : await _limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
             _observer.OnAttempt(chunkKey, attempt);
+            using var request = build();
             using var activity = Observability.IngotTelemetry.Source.StartActivity("ingot.request", System.Diagnostics.ActivityKind.Client);
             if (activity is not null)
             {
-                activity.SetTag("http.request.method", "GET");
-                activity.SetTag("url.full", Redact.Url(url));
+                activity.SetTag("http.request.method", request.Method.Method);
+                activity.SetTag("url.full", Redact.Url(request.RequestUri!));
                 activity.SetTag("http.request.resend_count", attempt - 1);
             }
             var started = _time.GetTimestamp();
@@ -129,8 +161,6 @@ public sealed class ResilientHttp : IDisposable
             timeout.CancelAfter(_spec.Timeout);
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, url);
-                foreach (var (k, v) in headers) request.Headers.TryAddWithoutValidation(k, v);
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 if (slot is not null) _limiter!.Complete(slot);
                 var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
@@ -143,7 +173,7 @@ public sealed class ResilientHttp : IDisposable
                 if (failure is null)
                 {
                     _circuit.OnSuccess();
-                    return new HttpReply(status, body, contentType, attempt, _time.GetElapsedTime(started));
+                    return new HttpReply(status, body, contentType, attempt, _time.GetElapsedTime(started)) { Headers = HeadersOf(response) };
                 }
                 if (failure.IsTransient && status >= 500) _circuit.OnFailure(failure.Message);
                 activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
@@ -170,6 +200,13 @@ public sealed class ResilientHttp : IDisposable
         {
             _concurrency.Release();
         }
+    }
+
+    private static Dictionary<string, string> HeadersOf(HttpResponseMessage response)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers)) headers[name] = string.Join(", ", values);
+        return headers;
     }
 
     private TimeSpan? RetryAfterOf(HttpResponseMessage response)

@@ -39,4 +39,10 @@ internal interface ISimApi
     SimResponse Fault(FaultKinds kind, Random random, HttpRequest request);
 
     SimResponse Handle(HttpRequest request, DateTimeOffset now);
+
+    /// <summary>For handlers that read a request body (a token form, an admin change); the default is <see cref="Handle"/>.</summary>
+    ValueTask<SimResponse> HandleAsync(HttpRequest request, DateTimeOffset now) => ValueTask.FromResult(Handle(request, now));
+
+    /// <summary>A test-control request (the shop's <c>/admin/*</c>): no auth, rate window, quota, latency or faults.</summary>
+    bool IsAdminRequest(PathString path) => false;
 }

@@ -62,7 +62,9 @@ internal sealed class SimPipeline
         TimeSpan? retryAfter = null;
         try
         {
-            var response = _api.CheckAuth(request);
+            var admin = _api.IsAdminRequest(request.Path);
+            authorized = admin;
+            var response = admin ? await _api.HandleAsync(request, at).ConfigureAwait(false) : _api.CheckAuth(request);
             if (response is null)
             {
                 authorized = true;
@@ -158,7 +160,7 @@ internal sealed class SimPipeline
 
                 return faulted with { Fault = kind.ToString() };
             default:
-                return _api.Handle(context.Request, at);
+                return await _api.HandleAsync(context.Request, at).ConfigureAwait(false);
         }
     }
 

@@ -10,6 +10,8 @@ public sealed class RedactTests
     [InlineData("https://x.test/a?apiKey=1&password=2&client_secret=3&q=4", "https://x.test/a?apiKey=***&password=***&client_secret=***&q=4")]
     [InlineData("https://x.test/a?datetime=2020-01-01T00:00:00Z", "https://x.test/a?datetime=2020-01-01T00:00:00Z")]
     [InlineData("https://x.test/a/b", "https://x.test/a/b")]
+    [InlineData("https://shop:pa55@x.test/v1/p?since=2024-01-01T00:00:00Z", "https://***@x.test/v1/p?since=2024-01-01T00:00:00Z")]
+    [InlineData("https://x.test/a?access_token=2&X-Amz-Signature=3&author=5", "https://x.test/a?access_token=***&X-Amz-Signature=***&author=5")]
     public void Url_SecretQueryValues_AreMasked(string url, string expected)
     {
         // When
@@ -17,6 +19,12 @@ public sealed class RedactTests
 
         // Then
         redacted.ShouldBe(expected);
+    }
+
+    [Fact]
+    public void Url_NamedSecretParameter_IsMaskedWhateverItsName()
+    {
+        Redact.Url(new Uri("https://x.test/a?appid=v4lue&q=1"), ["appid"]).ShouldBe("https://x.test/a?appid=***&q=1");
     }
 
     [Fact]
