@@ -13,6 +13,7 @@ internal static class Composition
     /// <summary>Core's connectors, Parquet (DuckDB) and the S3 store: the one place a connector assembly is registered.</summary>
     public static ConnectorRegistry Registry { get; } = ConnectorRegistry.Core
         .With(new DuckDb.Parquet.ParquetConnector())
+        .With(new Postgres.Source.PostgresSourceConnector())
         .With(new Ingot.S3.S3BlobStoreOpener());
 
     public static IStateStore OpenState(IngotSettings settings, TimeProvider time)
