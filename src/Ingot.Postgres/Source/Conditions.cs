@@ -10,7 +10,7 @@ namespace Ingot.Postgres.Source;
 /// </summary>
 internal sealed class Conditions(StreamShape shape)
 {
-    private readonly List<string> _parts = shape.Spec.Cursor is { } c ? [$"q.{Source.Sql.Quote(c)} IS NOT NULL"] : [];
+    private readonly List<string> _parts = shape.Spec.Cursor is { } c ? [$"ingot_q.{Source.Sql.Quote(c)} IS NOT NULL"] : [];
     private readonly List<(string Name, string Value)> _params = [];
 
     public string Text => _parts.Count == 0 ? "TRUE" : string.Join(" AND ", _parts);
@@ -19,20 +19,20 @@ internal sealed class Conditions(StreamShape shape)
     {
         if (after is null) return;
         if (after.Key is { } key) _parts.Add($"({Columns(key.Count)}) > ({Params("a", key)})");
-        else if (shape.HasCursor) _parts.Add($"q.{Source.Sql.Quote(shape.Spec.Cursor!)} >= {Params("a", [after.Fence])}");
+        else if (shape.HasCursor) _parts.Add($"ingot_q.{Source.Sql.Quote(shape.Spec.Cursor!)} >= {Params("a", [after.Fence])}");
         else _parts.Add("FALSE"); // after the end of a full read: nothing
     }
 
     public void Before(KeysetPosition upTo)
     {
         if (upTo.Key is { } key) _parts.Add($"({Columns(key.Count)}) <= ({Params("b", key)})");
-        else if (shape.HasCursor) _parts.Add($"q.{Source.Sql.Quote(shape.Spec.Cursor!)} < {Params("b", [upTo.Fence])}");
+        else if (shape.HasCursor) _parts.Add($"ingot_q.{Source.Sql.Quote(shape.Spec.Cursor!)} < {Params("b", [upTo.Fence])}");
     }
 
     private string Columns(int count)
     {
         if (count != shape.KeyColumns.Count) throw new FormatException($"a keyset position of {count} values for a key of {shape.KeyColumns.Count} columns (the primary key or cursor changed since the unit was planned)");
-        return string.Join(", ", shape.KeyColumns.Select(k => "q." + Source.Sql.Quote(k)));
+        return string.Join(", ", shape.KeyColumns.Select(k => "ingot_q." + Source.Sql.Quote(k)));
     }
 
     private string Params(string prefix, IReadOnlyList<string> values)

@@ -141,9 +141,9 @@ internal sealed class StreamPlanner(StreamShape shape, int pageSize, string sour
             total = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         var units = new List<WorkUnit>();
         if (total == 0) return (units, 0);
-        var keys = string.Join(", ", shape.KeyColumns.Select(k => "q." + Sql.Quote(k)));
-        var sql = $"SELECT {string.Join(", ", shape.KeyTexts())} FROM (SELECT {keys}, row_number() OVER (ORDER BY {shape.OrderBy}) AS ingot_rn FROM {shape.From} WHERE {where.Text}) q " +
-                  $"WHERE q.ingot_rn % {pageSize} = 0 AND q.ingot_rn < {total} ORDER BY q.ingot_rn";
+        var keys = string.Join(", ", shape.KeyColumns.Select(k => "ingot_q." + Sql.Quote(k)));
+        var sql = $"SELECT {string.Join(", ", shape.KeyTexts())} FROM (SELECT {keys}, row_number() OVER (ORDER BY {shape.OrderBy}) AS ingot_rn FROM {shape.From} WHERE {where.Text}) ingot_q " +
+                  $"WHERE ingot_q.ingot_rn % {pageSize} = 0 AND ingot_q.ingot_rn < {total} ORDER BY ingot_q.ingot_rn";
         var previous = after;
         await using (var cmd = where.Command(sql, conn))
         {
@@ -188,7 +188,7 @@ internal sealed class StreamPlanner(StreamShape shape, int pageSize, string sour
     private async IAsyncEnumerable<string> WindowKeysAsync(NpgsqlConnection conn, KeysetPosition end, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var type = shape.Types[Spec.Cursor!];
-        var sql = $"SELECT {string.Join(", ", shape.KeyTexts())} FROM {shape.From} WHERE q.{Sql.Quote(Spec.Cursor!)} >= (@e::{type} - @lb::interval)::{type} AND q.{Sql.Quote(Spec.Cursor!)} < @e::{type}";
+        var sql = $"SELECT {string.Join(", ", shape.KeyTexts())} FROM {shape.From} WHERE ingot_q.{Sql.Quote(Spec.Cursor!)} >= (@e::{type} - @lb::interval)::{type} AND ingot_q.{Sql.Quote(Spec.Cursor!)} < @e::{type}";
         await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("e", end.Fence);
         cmd.Parameters.AddWithValue("lb", Spec.Lookback);
@@ -211,15 +211,17 @@ internal sealed class StreamPlanner(StreamShape shape, int pageSize, string sour
         var fresh = 0;
         await foreach (var key in WindowKeysAsync(conn, checkpoint, cancellationToken).ConfigureAwait(false))
         {
-            if (!landed.Contains(key)) fresh++;
+            if (landed.Add(key)) fresh++;
         }
         if (fresh == 0) return null;
+        // Once this page is done, its rows are landed too: the memo kept with the (unchanged) checkpoint names them.
+        var after = JsonSerializer.Serialize(new LookbackMemo([.. landed.Order(StringComparer.Ordinal)]));
         var type = shape.Types[Spec.Cursor!];
         await using var cmd = new NpgsqlCommand($"SELECT {shape.CursorText($"(@e::{type} - @lb::interval)::{type}")}", conn);
         cmd.Parameters.AddWithValue("e", checkpoint.Fence);
         cmd.Parameters.AddWithValue("lb", Spec.Lookback);
         var start = new KeysetPosition((string)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!, null);
-        return NewUnit(start, checkpoint, LoadType.Incremental, "lookback-") with { Checkpoint = checkpoint.ToString(), CheckpointMemo = memo };
+        return NewUnit(start, checkpoint, LoadType.Incremental, "lookback-") with { Checkpoint = checkpoint.ToString(), CheckpointMemo = after };
     }
 }
 

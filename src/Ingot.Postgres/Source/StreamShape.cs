@@ -7,7 +7,7 @@ internal enum CursorKind { TimestampTz, Timestamp, Date }
 
 /// <summary>
 /// A stream checked against the database (columns exist, the cursor is a date or timestamp), and the SQL fragments every
-/// statement of the stream is built from. The relation is <c>(&lt;table or query&gt;) q</c>; the keyset order is
+/// statement of the stream is built from. The relation is <c>(&lt;table or query&gt;) ingot_q</c> (a name no column is likely to have: <c>to_json(ingot_q)</c> must mean the row); the keyset order is
 /// <c>(cursor, primary key…)</c>, or the primary key alone for a stream without a cursor.
 /// </summary>
 internal sealed class StreamShape
@@ -16,10 +16,10 @@ internal sealed class StreamShape
     {
         Spec = spec;
         Types = types;
-        From = spec.Table is { } t ? $"{Sql.QuoteName(t)} q" : $"({spec.Query}) q";
+        From = spec.Table is { } t ? $"{Sql.QuoteName(t)} ingot_q" : $"({spec.Query}) ingot_q";
         Relation = spec.Table ?? "query";
         KeyColumns = spec.Cursor is { } c ? [c, .. spec.PrimaryKey] : [.. spec.PrimaryKey];
-        OrderBy = string.Join(", ", KeyColumns.Select(k => "q." + Sql.Quote(k)));
+        OrderBy = string.Join(", ", KeyColumns.Select(k => "ingot_q." + Sql.Quote(k)));
         if (spec.Cursor is { } cursor)
         {
             CursorKind = types[cursor] switch
@@ -37,22 +37,22 @@ internal sealed class StreamShape
         var selected = spec.Columns ?? [.. types.Keys];
         if (spec.Columns is null && !types.Values.Any(v => v == "bytea"))
         {
-            Json = "to_json(q)::text";
+            Json = "to_json(ingot_q)::text";
             Lateral = "";
         }
         else
         {
-            Json = "to_json(s)::text";
+            Json = "to_json(ingot_r)::text";
             Lateral = " CROSS JOIN LATERAL (SELECT " + string.Join(", ", selected.Select(col => types[col] == "bytea"
-                ? $"translate(encode(q.{Sql.Quote(col)}, 'base64'), E'\\n', '') AS {Sql.Quote(col)}"
-                : $"q.{Sql.Quote(col)}")) + ") s";
+                ? $"translate(encode(ingot_q.{Sql.Quote(col)}, 'base64'), E'\\n', '') AS {Sql.Quote(col)}"
+                : $"ingot_q.{Sql.Quote(col)}")) + ") ingot_r";
         }
         EventTs = spec.EventTime is { } ev
             ? types[ev] switch
             {
-                "timestamp with time zone" => $"q.{Sql.Quote(ev)}",
-                "timestamp without time zone" => $"q.{Sql.Quote(ev)} AT TIME ZONE 'UTC'",
-                _ => $"q.{Sql.Quote(ev)}::timestamp AT TIME ZONE 'UTC'",
+                "timestamp with time zone" => $"ingot_q.{Sql.Quote(ev)}",
+                "timestamp without time zone" => $"ingot_q.{Sql.Quote(ev)} AT TIME ZONE 'UTC'",
+                _ => $"ingot_q.{Sql.Quote(ev)}::timestamp AT TIME ZONE 'UTC'",
             }
             : "NULL::timestamptz";
     }
@@ -89,7 +89,7 @@ internal sealed class StreamShape
     {
         foreach (var k in KeyColumns)
         {
-            yield return k == Spec.Cursor ? CursorText($"q.{Sql.Quote(k)}") : $"q.{Sql.Quote(k)}::text";
+            yield return k == Spec.Cursor ? CursorText($"ingot_q.{Sql.Quote(k)}") : $"ingot_q.{Sql.Quote(k)}::text";
         }
     }
 
@@ -109,7 +109,7 @@ internal sealed class StreamShape
     /// <summary>Reads the stream's columns from the database (no rows) and checks the configuration against them.</summary>
     public static async Task<StreamShape> ResolveAsync(NpgsqlConnection conn, PostgresStreamSpec spec, CancellationToken cancellationToken)
     {
-        var from = spec.Table is { } t ? Sql.QuoteName(t) : $"({spec.Query}) q";
+        var from = spec.Table is { } t ? Sql.QuoteName(t) : $"({spec.Query}) ingot_q";
         var types = new Dictionary<string, string>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand($"SELECT * FROM {from} LIMIT 0", conn))
         {
