@@ -89,18 +89,6 @@ internal static class PlanCommand
     }
 }
 
-internal sealed class NullRunObserver : IRunObserver
-{
-    public static readonly NullRunObserver Instance = new();
-    public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { }
-    public void ChunkLanded(RunInfo run, WorkUnit unit, ChunkOutcome outcome) { }
-    public void ChunkFailed(RunInfo run, WorkUnit unit, string error, int attempts) { }
-    public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
-    public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { }
-    public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { }
-    public void RunComplete(RunInfo run, RunSummary summary) { }
-}
-
 internal sealed class NullHttpObserver : IHttpObserver
 {
     public static readonly NullHttpObserver Instance = new();

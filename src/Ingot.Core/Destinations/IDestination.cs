@@ -56,7 +56,14 @@ public sealed record Receipt(string Destination, IReadOnlyList<LandedFile> Files
 }
 
 /// <summary>The records and pages a unit delivered, for a destination's own record of the unit.</summary>
-public sealed record UnitTotals(long Records, long Quarantined, int Pages, long Bytes);
+public sealed record UnitTotals(long Records, long Quarantined, int Pages, long Bytes)
+{
+    /// <summary>
+    /// Cursor streams: the checkpoint this unit carries its stream to (planned, or the last page's cursor). Destinations
+    /// keep it in their record of the unit, so <c>ingot state rebuild</c> restores the checkpoint from the lake alone.
+    /// </summary>
+    public string? Checkpoint { get; init; }
+}
 
 /// <summary>
 /// How a destination makes a unit's data visible exactly once (DESIGN §2, invariant 3). The engine then commits
@@ -95,7 +102,11 @@ public sealed record LakeUnit(
     string? Identity,
     string? Bounds,
     long Records,
-    IReadOnlyList<LandedFile> Files);
+    IReadOnlyList<LandedFile> Files)
+{
+    /// <summary>The checkpoint the unit carried its cursor stream to (<see cref="UnitTotals.Checkpoint"/>), when recorded.</summary>
+    public string? Checkpoint { get; init; }
+}
 
 /// <summary>Stages one unit, page by page; <see cref="CompleteAsync"/> makes it durable the destination's way.</summary>
 public interface IUnitWriter : IAsyncDisposable

@@ -55,7 +55,8 @@ public sealed class RawDestination(IBlobStore store, string name = "raw", TimePr
                 var files = manifest.Files.Select(f => new LandedFile(Name, f.Path, f.Sha256, f.Bytes)).ToList();
                 if (bytes is not null) files.Add(new LandedFile(Name, blob.Path, Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes.Length));
                 yield return new LakeUnit(Name, manifest.ChunkKey, manifest.Stream, manifest.RunId, manifest.Identity, manifest.Bounds,
-                    manifest.Records ?? manifest.Files.Sum(f => (long)f.Records), files);
+                    manifest.Records ?? manifest.Files.Sum(f => (long)f.Records), files)
+                { Checkpoint = manifest.Checkpoint };
             }
         }
     }
@@ -187,6 +188,7 @@ public sealed class RawDestination(IBlobStore store, string name = "raw", TimePr
                 Identity = unit.Identity.Text,
                 Bounds = unit.Bounds.ToJson(),
                 Records = totals.Records + totals.Quarantined,
+                Checkpoint = totals.Checkpoint,
                 CommittedAt = owner._time.GetUtcNow(),
             };
             var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson.Options);
@@ -269,6 +271,7 @@ public sealed record Manifest(string ChunkKey, string Stream, string Pipeline, G
     public string? Identity { get; init; }
     public string? Bounds { get; init; }
     public long? Records { get; init; }
+    public string? Checkpoint { get; init; }
     public DateTimeOffset? CommittedAt { get; init; }
 }
 

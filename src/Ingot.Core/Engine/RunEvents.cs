@@ -16,6 +16,19 @@ public interface IRunObserver
 
 public sealed record RunInfo(Guid RunId, string Pipeline);
 
+/// <summary>An observer that drops every event (planning, state rebuild, tests).</summary>
+public sealed class NullRunObserver : IRunObserver
+{
+    public static readonly NullRunObserver Instance = new();
+    public void RunStarted(RunInfo run, IReadOnlyDictionary<string, object> scope, int chunksTotal, int chunksSkipped) { }
+    public void ChunkLanded(RunInfo run, WorkUnit unit, ChunkOutcome outcome) { }
+    public void ChunkFailed(RunInfo run, WorkUnit unit, string error, int attempts) { }
+    public void Retry(RunInfo run, string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
+    public void CircuitOpen(RunInfo run, TimeSpan pause, string reason) { }
+    public void Message(RunInfo run, string level, string message, IReadOnlyDictionary<string, object?>? fields = null) { }
+    public void RunComplete(RunInfo run, RunSummary summary) { }
+}
+
 public sealed record ChunkOutcome(long Records, long Landed, long Quarantined, long Bytes, int Requests, int Files, TimeSpan Latency);
 
 /// <summary>The final accounting of a run: fetched = landed + quarantined.</summary>

@@ -144,6 +144,8 @@ public sealed class Runner(
         var known = await state.GetChunksAsync(spec.Name, none).ConfigureAwait(false);
 
         var todo = units.Where(u => refresh || !IsDone(known.GetValueOrDefault(u.Key), u)).ToList();
+        var fresh = todo.Select(u => u.Key).ToHashSet(StringComparer.Ordinal);
+        _cursors = new CursorCheckpoints(units, u => !fresh.Contains(u.Key));
         var skipped = units.Count - todo.Count;
         foreach (var s in plan.Streams) _tally[s.Stream] = new StreamTally(s);
         foreach (var u in units) Tally(u).Units++;
@@ -210,6 +212,8 @@ public sealed class Runner(
 
     private string? _quotaMessage;
     private Exception? _engineError;
+    private CursorCheckpoints _cursors = new([], _ => false);
+    private readonly SemaphoreSlim _commitGate = new(1, 1);
 
     private StreamTally Tally(WorkUnit unit) =>
         _tally.GetOrAdd(unit.Stream, s => new StreamTally(new StreamPlan(s, unit.SourceName, unit.LoadType, null)));
@@ -279,8 +283,10 @@ public sealed class Runner(
             foreach (var d in destinations) writers.Add((d, await d.BeginAsync(run, unit, journal, CancellationToken.None).ConfigureAwait(false)));
             long records = 0, quarantined = 0, bytes = 0;
             var pages = 0;
+            string? cursor = null, memo = null;
             await foreach (var fetched in flow.Pages.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
+                if (fetched.Cursor is not null) (cursor, memo) = (fetched.Cursor, fetched.CursorMemo);
                 var page = processor is null ? fetched : processor.Apply(unit.Key, fetched);
                 foreach (var (_, w) in writers) await w.WriteAsync(page, CancellationToken.None).ConfigureAwait(false);
                 records += page.Records.Count;
@@ -288,7 +294,7 @@ public sealed class Runner(
                 bytes += page.Body.Length;
                 pages++;
             }
-            var totals = new UnitTotals(records, quarantined, pages, bytes);
+            var totals = new UnitTotals(records, quarantined, pages, bytes) { Checkpoint = unit.Checkpoint ?? cursor };
             var receipts = new List<Receipt>(writers.Count);
             var staged = new List<(IGroupCommitDestination, Receipt)>();
             foreach (var (d, w) in writers)
@@ -297,7 +303,7 @@ public sealed class Runner(
                 if (d is IGroupCommitDestination g) staged.Add((g, receipt));
                 else receipts.Add(receipt);
             }
-            var landed = new LandedUnit(unit, totals, receipts, staged, flow.Started);
+            var landed = new LandedUnit(unit, totals, receipts, staged, flow.Started) { CheckpointMemo = unit.CheckpointMemo ?? memo };
             if (staged.Count > 0 && group is not null) await group.AddAsync(landed).ConfigureAwait(false);
             else await CommitAsync([landed]).ConfigureAwait(false);
         }
@@ -321,16 +327,37 @@ public sealed class Runner(
     }
 
     /// <summary>A unit staged everywhere, waiting for its state commit (at once, or with its group).</summary>
-    private sealed record LandedUnit(WorkUnit Unit, UnitTotals Totals, List<Receipt> Receipts, List<(IGroupCommitDestination Destination, Receipt Staged)> Staged, long Started);
+    private sealed record LandedUnit(WorkUnit Unit, UnitTotals Totals, List<Receipt> Receipts, List<(IGroupCommitDestination Destination, Receipt Staged)> Staged, long Started)
+    {
+        public string? CheckpointMemo { get; init; }
 
-    /// <summary>One state transaction for the units: done with their receipts, superseded units retired; then obsolete files go.</summary>
+        public CursorLanding Cursor => new(Unit.Key, Unit.Stream, Totals.Checkpoint, CheckpointMemo, Totals.Records);
+    }
+
+    /// <summary>
+    /// One state transaction for the units: done with their receipts, superseded units retired, cursor checkpoints moved
+    /// as far as the committed prefix now reaches; then obsolete files go.
+    /// </summary>
     private async Task CommitAsync(IReadOnlyList<LandedUnit> units)
     {
-        var commits = units.Select(l => new UnitCommit(l.Unit.Key, l.Unit.Stream, RunId, l.Totals.Records, l.Unit.Window?.To, l.Unit.Identity.Text, l.Unit.Bounds.ToJson(), l.Receipts)
+        IReadOnlyList<PendingDeletion> obsolete;
+        await _commitGate.WaitAsync().ConfigureAwait(false);
+        try
         {
-            Retire = l.Unit.Replaces,
-        }).ToList();
-        var obsolete = await state.CommitUnitsAsync(spec.Name, commits, CancellationToken.None).ConfigureAwait(false);
+            var landings = units.Where(l => _cursors.Tracks(l.Unit.Stream)).Select(l => l.Cursor).ToList();
+            var moves = landings.Count == 0 ? new Dictionary<string, CheckpointMove>() : _cursors.Moves(landings);
+            var commits = units.Select(l => new UnitCommit(l.Unit.Key, l.Unit.Stream, RunId, l.Totals.Records, l.Unit.Window?.To, l.Unit.Identity.Text, l.Unit.Bounds.ToJson(), l.Receipts)
+            {
+                Retire = l.Unit.Replaces,
+                Checkpoint = moves.GetValueOrDefault(l.Unit.Key),
+            }).ToList();
+            obsolete = await state.CommitUnitsAsync(spec.Name, commits, CancellationToken.None).ConfigureAwait(false);
+            _cursors.Committed(landings, moves);
+        }
+        finally
+        {
+            _commitGate.Release();
+        }
         await DeleteAllAsync(obsolete).ConfigureAwait(false);
         foreach (var l in units)
         {
@@ -395,6 +422,7 @@ public sealed class Runner(
         var known = await state.GetChunksAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
         foreach (var stream in units.GroupBy(u => u.Stream))
         {
+            if (_cursors.Tracks(stream.Key)) continue; // moved with the commits that extended the done prefix
             if (stream.All(u => u.Window is not null))
             {
                 DateTimeOffset? mark = null;

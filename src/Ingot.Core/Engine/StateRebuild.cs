@@ -54,7 +54,34 @@ public static class StateRebuild
         var runRecords = runs.Select(r => new RunRecord(r, spec.Name, now, now, "adopted", null, "state rebuild (landed by this run, restored from the lake)", null)).ToList();
         await state.AdoptAsync(spec.Name, runRecords, adopted, cancellationToken).ConfigureAwait(false);
         await RestoreCheckpointsAsync(spec.Name, state, cancellationToken).ConfigureAwait(false);
+        await RestoreCursorCheckpointsAsync(spec.Name, found, adopted, state, cancellationToken).ConfigureAwait(false);
         return new RebuildResult(adopted.Count, adopted.Count(a => a.Done), adopted.Count(a => !a.Done), alreadyKnown, runRecords.Count);
+    }
+
+    /// <summary>
+    /// Cursor streams: the largest checkpoint a complete unit recorded (the sources' cursor text sorts ordinally), but
+    /// never at or past the lower bound of a unit only some destinations hold — that unit lands again, and so must every
+    /// record after it. The memo (a snapshot fence, look-back keys) is not in the lake: the source plans without it,
+    /// re-reading its look-back, and duplicates inside it stay excluded by the unit keys.
+    /// </summary>
+    private static async Task RestoreCursorCheckpointsAsync(string pipeline, Dictionary<string, List<LakeUnit>> found, List<AdoptedUnit> adopted, IStateStore state, CancellationToken cancellationToken)
+    {
+        var marks = (await state.GetWatermarksAsync(pipeline, cancellationToken).ConfigureAwait(false)).Select(m => m.Stream).ToHashSet(StringComparer.Ordinal);
+        foreach (var stream in adopted.Where(a => UnitBounds.FromJson(a.Bounds) is CursorBounds).GroupBy(a => a.Stream, StringComparer.Ordinal))
+        {
+            if (marks.Contains(stream.Key)) continue; // the store kept its own checkpoint
+            var cap = stream.Where(a => !a.Done).Select(a => ((CursorBounds)UnitBounds.FromJson(a.Bounds)!).After ?? "").DefaultIfEmpty(null).Min(StringComparer.Ordinal);
+            string? mark = null;
+            long records = 0;
+            foreach (var unit in stream.Where(a => a.Done))
+            {
+                var value = found[unit.Key].Select(l => l.Checkpoint).FirstOrDefault(c => c is not null);
+                if (value is null || (cap is not null && string.CompareOrdinal(value, cap) >= 0)) continue;
+                if (mark is null || string.CompareOrdinal(value, mark) > 0) mark = value;
+                records += unit.Records;
+            }
+            if (mark is not null) await state.SetWatermarkAsync(pipeline, stream.Key, mark, records, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Time-windowed streams: the end of the done windows contiguous from the earliest one.</summary>

@@ -42,6 +42,10 @@ public sealed class SqliteStateStore : IStateStore
         CREATE TABLE chunk_receipts (pipeline TEXT NOT NULL, chunk_key TEXT NOT NULL, destination TEXT NOT NULL, rows INTEGER NOT NULL,
             token TEXT, PRIMARY KEY (pipeline, chunk_key, destination));
         """,
+        // Cursor streams: what the source keeps with its checkpoint (a snapshot fence, look-back keys).
+        """
+        ALTER TABLE watermarks ADD COLUMN memo TEXT;
+        """,
     ];
 
     private readonly SqliteConnection _connection;
@@ -462,7 +466,7 @@ public sealed class SqliteStateStore : IStateStore
                 {
                     c.ExecuteNonQuery();
                 }
-                if (commit.Checkpoint is { } move) SetWatermark(pipeline, move.Stream, move.Value, move.RecordCount, tx);
+                if (commit.Checkpoint is { } move) SetWatermark(pipeline, move.Stream, move.Value, move.RecordCount, move.Memo, tx);
                 obsolete.AddRange(ObsoleteFor(pipeline, key, tx));
             }
             return obsolete;
@@ -553,26 +557,26 @@ public sealed class SqliteStateStore : IStateStore
     // ---- watermarks ----
 
     public Task SetWatermarkAsync(string pipeline, string stream, string value, long recordCount, CancellationToken cancellationToken) =>
-        WithLockAsync(() => SetWatermark(pipeline, stream, value, recordCount, null), cancellationToken);
+        WithLockAsync(() => SetWatermark(pipeline, stream, value, recordCount, null, null), cancellationToken);
 
     /// <summary>Moves a stream's checkpoint; <c>updated_at</c> changes only when the value does (checkpoints.json: when it last moved).</summary>
-    private void SetWatermark(string pipeline, string stream, string value, long recordCount, SqliteTransaction? tx)
+    private void SetWatermark(string pipeline, string stream, string value, long recordCount, string? memo, SqliteTransaction? tx)
     {
         using var cmd = Command(
             """
-            INSERT INTO watermarks (pipeline, stream, value, record_count, updated_at) VALUES ($p, $s, $v, $n, $now)
-            ON CONFLICT (pipeline, stream) DO UPDATE SET record_count = $n, updated_at = CASE WHEN value = $v THEN updated_at ELSE $now END, value = $v
-            """, tx, ("$p", pipeline), ("$s", stream), ("$v", value), ("$n", recordCount), ("$now", Now()));
+            INSERT INTO watermarks (pipeline, stream, value, record_count, updated_at, memo) VALUES ($p, $s, $v, $n, $now, $m)
+            ON CONFLICT (pipeline, stream) DO UPDATE SET record_count = $n, updated_at = CASE WHEN value = $v THEN updated_at ELSE $now END, value = $v, memo = $m
+            """, tx, ("$p", pipeline), ("$s", stream), ("$v", value), ("$n", recordCount), ("$now", Now()), ("$m", memo));
         cmd.ExecuteNonQuery();
     }
 
     public Task<IReadOnlyList<Watermark>> GetWatermarksAsync(string pipeline, CancellationToken cancellationToken) =>
         WithLockAsync<IReadOnlyList<Watermark>>(() =>
         {
-            using var cmd = Command("SELECT stream, value, record_count, updated_at FROM watermarks WHERE pipeline = $p ORDER BY stream", null, ("$p", pipeline));
+            using var cmd = Command("SELECT stream, value, record_count, updated_at, memo FROM watermarks WHERE pipeline = $p ORDER BY stream", null, ("$p", pipeline));
             using var r = cmd.ExecuteReader();
             var list = new List<Watermark>();
-            while (r.Read()) list.Add(new Watermark(pipeline, r.GetString(0), r.GetString(1), r.GetInt64(2), ParseTs(r.GetString(3))));
+            while (r.Read()) list.Add(new Watermark(pipeline, r.GetString(0), r.GetString(1), r.GetInt64(2), ParseTs(r.GetString(3))) { Memo = r.IsDBNull(4) ? null : r.GetString(4) });
             return list;
         }, cancellationToken);
 

@@ -64,7 +64,7 @@ internal sealed partial class ParquetDestination
                 }
                 var files = record.Files.Select(f => new LandedFile(Name, f.Path, f.Sha256, f.Bytes)).ToList();
                 files.Add(new LandedFile(Name, blob.Path, Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes.Length));
-                yield return new LakeUnit(Name, record.ChunkKey, record.Stream, record.RunId, record.Identity, record.Bounds, record.Records, files);
+                yield return new LakeUnit(Name, record.ChunkKey, record.Stream, record.RunId, record.Identity, record.Bounds, record.Records, files) { Checkpoint = record.Checkpoint };
             }
         }
     }
@@ -86,7 +86,10 @@ internal sealed partial class ParquetDestination
     internal sealed record UnitFile(string Path, string Sha256, long Bytes);
 
     internal sealed record UnitRecord(string ChunkKey, string Stream, string Pipeline, Guid RunId, string SourceSystem, string? Identity, string? Bounds, long Records,
-        DateTimeOffset CommittedAt, IReadOnlyList<UnitFile> Files);
+        DateTimeOffset CommittedAt, IReadOnlyList<UnitFile> Files)
+    {
+        public string? Checkpoint { get; init; }
+    }
 
     private sealed class Writer(ParquetDestination owner, RunContext run, WorkUnit unit, IFileJournal journal) : IUnitWriter
     {
@@ -119,7 +122,8 @@ internal sealed partial class ParquetDestination
             await FlushAsync(cancellationToken).ConfigureAwait(false);
             var path = $"{UnitFolder(owner._pipeline, unit.Stream)}{unit.Key}.json";
             var record = new UnitRecord(unit.Key, unit.Stream, run.Pipeline, run.RunId, unit.SourceSystem, unit.Identity.Text, unit.Bounds.ToJson(), totals.Records,
-                run.IngestedAt, _landed.Select(f => new UnitFile(f.Path, f.Sha256, f.Bytes)).ToList());
+                run.IngestedAt, _landed.Select(f => new UnitFile(f.Path, f.Sha256, f.Bytes)).ToList())
+            { Checkpoint = totals.Checkpoint };
             var bytes = JsonSerializer.SerializeToUtf8Bytes(record, UnitJson);
             await journal.WillWriteAsync(owner.Name, [path], cancellationToken).ConfigureAwait(false);
             await owner._store.WriteAsync(path, bytes, cancellationToken).ConfigureAwait(false);
