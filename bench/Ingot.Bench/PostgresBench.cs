@@ -82,7 +82,7 @@ internal static class PostgresBench
               currency char(3) NOT NULL, order_date timestamptz NOT NULL, updated_at timestamptz NOT NULL, note text)
             """,
             $"""
-            INSERT INTO orders SELECT i, (i * 7919) % 50000, (ARRAY['new','paid','shipped','delivered','returned'])[1 + i % 5], ((i * 37) % 100000) / 100.0,
+            INSERT INTO orders SELECT i, (i::bigint * 7919) % 50000, (ARRAY['new','paid','shipped','delivered','returned'])[1 + i % 5], ((i * 37) % 100000) / 100.0,
               'EUR', timestamptz '2024-01-01 00:00:00+00' + i * interval '2 seconds', timestamptz '2024-01-01 00:00:00+00' + i * interval '2 seconds' + (i % 600) * interval '1 second',
               CASE WHEN i % 4 = 0 THEN 'gift wrap, leave at door' END
             FROM generate_series(1, {rows}) i

@@ -14,7 +14,7 @@ namespace Ingot.Postgres.Source;
 /// <c>type: postgres</c> (DESIGN §4.1): each stream is read in keyset pages ordered by <c>(cursor, primary key)</c>, one
 /// unit of work per page, planned before fetching (<see cref="StreamPlanner"/>) and bounded by what is certainly committed
 /// (<see cref="CommitFence"/>). A stream without a cursor is read in full every run. Each row is one record, its JSON
-/// made by PostgreSQL (<see cref="StreamShape"/>); the raw archive gets each page as NDJSON.
+/// written as PostgreSQL's <c>to_jsonb</c> would (<see cref="RecordColumn"/>); the raw archive gets each page as NDJSON.
 /// </summary>
 internal sealed class PostgresSource : ISource
 {
@@ -133,7 +133,7 @@ internal sealed class PostgresSource : ISource
         where.After(after);
         where.Before(upTo);
         var keyTexts = skip is null ? "" : ", " + string.Join(", ", shape.KeyTexts());
-        var sql = $"SELECT {shape.Json}, {shape.EventTs}{keyTexts} FROM {shape.From}{shape.Lateral} WHERE {where.Text} ORDER BY {shape.OrderBy}";
+        var sql = $"SELECT {string.Join(", ", shape.Columns.Select(c => c.Expression))}, {shape.EventTs}{keyTexts} FROM {shape.From} WHERE {where.Text} ORDER BY {shape.OrderBy}";
         var request = $"SELECT {shape.Relation} {Conditions.Describe(after, upTo)} ON {_where}";
         await using var cmd = where.Command(sql, conn);
         cmd.CommandTimeout = 0;
@@ -142,18 +142,24 @@ internal sealed class PostgresSource : ISource
         var spans = new List<(int Start, int Length, DateTimeOffset? EventTs)>(Math.Min(BatchRecords, _spec.PageSize));
         var first = true;
         var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
+        var row = new RowJson(shape.Columns);
+        var ev = shape.Columns.Count;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var json = reader.GetString(0);
-            DateTimeOffset? ts = reader.IsDBNull(1) ? null : new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero);
+            var start = body.WrittenCount;
+            var length = row.Write(reader, 0, body);
+            DateTimeOffset? ts = reader.IsDBNull(ev) ? null : new DateTimeOffset(reader.GetFieldValue<DateTime>(ev), TimeSpan.Zero);
             if (skip is not null)
             {
-                for (var i = 0; i < texts.Length; i++) texts[i] = reader.GetString(2 + i);
-                if (skip.Contains(LookbackMemo.Hash(texts))) continue;
+                for (var i = 0; i < texts.Length; i++) texts[i] = reader.GetString(ev + 1 + i);
+                if (skip.Contains(LookbackMemo.Hash(texts)))
+                {
+                    // Landed before: take the row back out of the page.
+                    body.ResetWrittenCount();
+                    body.Advance(start);
+                    continue;
+                }
             }
-            var start = body.WrittenCount;
-            var length = Encoding.UTF8.GetBytes(json, body.GetSpan(Encoding.UTF8.GetMaxByteCount(json.Length) + 1));
-            body.Advance(length);
             body.GetSpan(1)[0] = (byte)'\n';
             body.Advance(1);
             spans.Add((start, length, ts));

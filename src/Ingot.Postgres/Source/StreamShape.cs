@@ -30,23 +30,7 @@ internal sealed class StreamShape
                 _ => throw new InvalidOperationException("checked by Resolve"),
             };
         }
-        // PostgreSQL's own mapping of every type to JSON (to_json, the same value mapping as to_jsonb but keeping the
-        // column order): numerics keep their digits, timestamptz is ISO 8601 with offset, arrays and json/jsonb stay JSON.
-        // Exact by construction and one text column per row to read, instead of a converter per column type here. Only
-        // bytea differs: to_json writes hex escapes, DESIGN §4.1 says base64 (without the line breaks encode() adds).
-        var selected = spec.Columns ?? [.. types.Keys];
-        if (spec.Columns is null && !types.Values.Any(v => v == "bytea"))
-        {
-            Json = "to_json(ingot_q)::text";
-            Lateral = "";
-        }
-        else
-        {
-            Json = "to_json(ingot_r)::text";
-            Lateral = " CROSS JOIN LATERAL (SELECT " + string.Join(", ", selected.Select(col => types[col] == "bytea"
-                ? $"translate(encode(ingot_q.{Sql.Quote(col)}, 'base64'), E'\\n', '') AS {Sql.Quote(col)}"
-                : $"ingot_q.{Sql.Quote(col)}")) + ") ingot_r";
-        }
+        Columns = (spec.Columns ?? [.. types.Keys]).Select(col => RecordColumn.For(col, types[col])).ToList();
         EventTs = spec.EventTime is { } ev
             ? types[ev] switch
             {
@@ -73,11 +57,8 @@ internal sealed class StreamShape
 
     public CursorKind? CursorKind { get; }
 
-    /// <summary>The row as JSON text.</summary>
-    public string Json { get; }
-
-    /// <summary>Joined after <see cref="From"/> when the record is a projection of the row (<c>columns:</c>, bytea as base64).</summary>
-    public string Lateral { get; }
+    /// <summary>The record's columns (<c>columns:</c>, or all of the table or query), in order.</summary>
+    public IReadOnlyList<RecordColumn> Columns { get; }
 
     /// <summary>The event time as timestamptz (a timestamp without zone read as UTC).</summary>
     public string EventTs { get; }

@@ -244,12 +244,13 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
         await PostgresFixture.ExecuteAsync(cs,
             """
             CREATE TABLE t (id bigint PRIMARY KEY, n numeric, big numeric(30,10), r real, d double precision, ts timestamptz, lts timestamp, dt date,
-              b bytea, arr int[], tarr text[], j json, jb jsonb, u uuid, flag boolean, s text, nul text, updated_at timestamptz NOT NULL)
+              b bytea, arr int[], tarr text[], j json, jb jsonb, u uuid, flag boolean, s text, nul text, updated_at timestamptz NOT NULL,
+              iv interval, inf timestamptz, whole timestamptz, sm smallint, ch char(5), vc varchar(10), nn numeric, money_like numeric(5,0), pt point)
             """,
             """
             INSERT INTO t VALUES (1, 12345678901234567890.000000000000000001, 123.4560000000, 1.5, 0.1, '2024-01-15 10:30:00.123456+02', '2024-01-15 10:30:00',
               '2024-01-15', '\x00ff10', '{1,2,NULL}', '{"a b","c"}', '{"x": [1, 2.50]}', '{"y": {"z": null}}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true,
-              'héllo "quoted"', NULL, now())
+              E'héllo "quoted"\n\ttab', NULL, now(), '1 day 02:00:03.5', 'infinity', '2024-01-15 10:30:00+00', -7, 'ab', 'x\y', 'NaN', 12345, '(1.5,2)')
             """);
         await SettleAsync();
         await using var h = new SourceHarness(Yaml(cs, """
@@ -278,7 +279,16 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
         row["jb"]!["y"]!["z"].ShouldBeNull();
         row["u"]!.GetValue<string>().ShouldBe("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
         row["flag"]!.GetValue<bool>().ShouldBeTrue();
-        row["s"]!.GetValue<string>().ShouldBe("héllo \"quoted\"");
+        row["s"]!.GetValue<string>().ShouldBe("héllo \"quoted\"\n\ttab");
+        // And every value but bytea is what PostgreSQL's own to_jsonb says (timestamps in UTC)
+        var reference = System.Text.Json.Nodes.JsonNode.Parse((await PostgresFixture.QueryAsync(
+            new NpgsqlConnectionStringBuilder(cs) { Timezone = "UTC" }.ConnectionString, "SELECT to_jsonb(t)::text FROM t")).Single()!)!.AsObject();
+        foreach (var (key, value) in reference)
+        {
+            if (key == "b") continue;
+            System.Text.Json.Nodes.JsonNode.DeepEquals(row[key], value).ShouldBeTrue($"{key}: {row[key]?.ToJsonString()} vs to_jsonb {value?.ToJsonString()}");
+        }
+        row.Select(p => p.Key).ShouldBe(reference.Select(p => p.Key), ignoreOrder: true);
         row.ContainsKey("nul").ShouldBeTrue();
         row["nul"].ShouldBeNull();
         // And the record carries its event time, and the raw page is NDJSON, one line per row
