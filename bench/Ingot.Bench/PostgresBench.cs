@@ -21,6 +21,9 @@ internal static class PostgresBench
         var rows = ParquetBench.LongOption(args, "--rows", 1_000_000);
         var repeats = (int)ParquetBench.LongOption(args, "--repeats", 3);
         var pageSize = ParquetBench.LongOption(args, "--page-size", 10_000);
+        // Page queries in flight (ingot run --concurrency): on 2 cores the server and Ingot share the CPU, and two pages
+        // at a time keep both busy (8, the HTTP default, measured slower: the page queries crowd out the landers).
+        var concurrency = ParquetBench.LongOption(args, "--concurrency", 2);
         var ingotDll = Path.Combine(AppContext.BaseDirectory, "ingot.dll");
         if (!File.Exists(ingotDll)) throw new InvalidOperationException($"{ingotDll} is missing: build the solution first");
         var work = Directory.CreateTempSubdirectory("ingot-bench-pg-").FullName;
@@ -30,7 +33,7 @@ internal static class PostgresBench
             var cs = cluster.ConnectionString;
             var sw = Stopwatch.StartNew();
             await CreateOrdersAsync(cs, rows);
-            Console.WriteLine($"PostgreSQL {cluster.Version}, DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores; orders: {rows:N0} rows (made in {sw.Elapsed.TotalSeconds:N1} s), page_size {pageSize:N0}");
+            Console.WriteLine($"PostgreSQL {cluster.Version}, DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores; orders: {rows:N0} rows (made in {sw.Elapsed.TotalSeconds:N1} s), page_size {pageSize:N0}, concurrency {concurrency}");
             Console.WriteLine();
             Console.WriteLine($"{"run",4} {"engine",-14} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10}");
             var ingot = new List<(double Seconds, long Rss)>();
@@ -40,7 +43,7 @@ internal static class PostgresBench
                 var s = await ScriptAsync(cs, Path.Combine(work, $"script-{i}"));
                 script.Add(s);
                 Console.WriteLine($"{i,4} {"psql+duckdb",-14} {s.Seconds,8:N2} {rows / s.Seconds,12:N0} {s.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"script-{i}")),10:N1}");
-                var g = await IngotAsync(ingotDll, cs, Path.Combine(work, $"ingot-{i}"), pageSize, rows);
+                var g = await IngotAsync(ingotDll, cs, Path.Combine(work, $"ingot-{i}"), pageSize, concurrency, rows);
                 ingot.Add(g);
                 Console.WriteLine($"{i,4} {"ingot",-14} {g.Seconds,8:N2} {rows / g.Seconds,12:N0} {g.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"ingot-{i}", "lake")),10:N1}");
                 Directory.Delete(Path.Combine(work, $"script-{i}"), true);
@@ -96,7 +99,7 @@ internal static class PostgresBench
         }
     }
 
-    private static async Task<(double Seconds, long Rss)> IngotAsync(string ingotDll, string cs, string dir, long pageSize, long rows)
+    private static async Task<(double Seconds, long Rss)> IngotAsync(string ingotDll, string cs, string dir, long pageSize, long concurrency, long rows)
     {
         Directory.CreateDirectory(dir);
         var pipeline = Path.Combine(dir, "orders.yaml");
@@ -119,7 +122,7 @@ internal static class PostgresBench
                 compression: zstd
             """);
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { ingotDll, "run", pipeline }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { ingotDll, "run", pipeline, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         psi.Environment["BENCH_PG"] = cs;
         psi.Environment["INGOT_HOME"] = Path.Combine(dir, ".ingot");
         psi.Environment["INGOT_LOG_FORMAT"] = "json";

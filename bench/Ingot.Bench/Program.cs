@@ -3,7 +3,7 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 10000)] [--scales 1,10] | knmi [--latency MS] [--concurrency N] [--years N] | postgres [--rows N] [--repeats N] [--page-size N]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 10000)] [--scales 1,10] | knmi [--latency MS] [--concurrency N] [--years N] | postgres [--rows N] [--repeats N] [--page-size N] [--concurrency N]");
     return 2;
 }
 

@@ -36,7 +36,7 @@ internal sealed record CommitFence(DateTimeOffset At, string? HeldBy)
         const string sql = """
             SELECT clock_timestamp(),
                    (SELECT count(*) FROM pg_stat_activity
-                     WHERE pid <> pg_backend_pid() AND (datname = current_database() OR datname IS NULL)
+                     WHERE pid <> pg_backend_pid() AND datname = current_database()
                        AND query = '<insufficient privilege>'),
                    a.pid, a.xact_start, a.application_name,
                    (SELECT min(prepared) FROM pg_prepared_xacts WHERE database = current_database())

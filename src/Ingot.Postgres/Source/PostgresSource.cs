@@ -65,6 +65,7 @@ internal sealed class PostgresSource : ISource
         var units = new List<WorkUnit>();
         var streams = new List<Sources.StreamPlan>();
         long rows = 0;
+        var withoutCursor = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var s in wanted)
         {
             var shape = await ShapeAsync(conn, s, cancellationToken).ConfigureAwait(false);
@@ -73,6 +74,7 @@ internal sealed class PostgresSource : ISource
             units.AddRange(streamUnits);
             streams.Add(plan);
             rows += n;
+            if (await planner.RowsWithoutCursorAsync(conn, cancellationToken).ConfigureAwait(false) is > 0 and var nulls) withoutCursor[s.Name] = nulls;
             _landedInWindow[s.Name] = LookbackMemo.Parse(request.FullRefresh ? null : request.Checkpoints.GetValueOrDefault(s.Name)?.Memo);
         }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -80,6 +82,7 @@ internal sealed class PostgresSource : ISource
         scope["rows"] = rows;
         scope["fence"] = fence.Text;
         if (fence.HeldBy is not null) scope["fence_held_by"] = fence.HeldBy;
+        if (withoutCursor.Count > 0) scope["rows_with_null_cursor_not_read"] = withoutCursor;
         return new SourcePlan(units, streams, scope);
     }
 

@@ -25,6 +25,17 @@ internal sealed class StreamPlanner(StreamShape shape, int pageSize, string sour
 
     private string LookbackPrefix => $"{Spec.Name}-lookback-";
 
+    /// <summary>
+    /// Rows whose cursor is NULL: no keyset page can hold them (a NULL is in no range), so they are not read — counted at
+    /// plan time and shown in the plan's scope, never dropped without a word.
+    /// </summary>
+    public async Task<long> RowsWithoutCursorAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        if (!shape.HasCursor) return 0;
+        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {shape.From} WHERE ingot_q.{Sql.Quote(Spec.Cursor!)} IS NULL", conn) { CommandTimeout = 0 };
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
     /// <summary>The stream's units for this run, in stream order, and its load type and lower bound.</summary>
     public async Task<(List<WorkUnit> Units, StreamPlan Plan, long Rows)> PlanAsync(NpgsqlConnection conn, PlanRequest request, CommitFence fence, CancellationToken cancellationToken)
     {

@@ -367,6 +367,41 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
     }
 
     [Fact]
+    public async Task Plan_RoleThatCannotSeeOtherSessions_RefusesWithTheGrantToGive()
+    {
+        // Given a reader role without pg_read_all_stats, and another role's session open on the database
+        var cs = await OrdersDbAsync(10);
+        var db = new NpgsqlConnectionStringBuilder(cs).Database!;
+        var role = $"blind_{db[^8..]}";
+        await PostgresFixture.ExecuteAsync(cs, $"CREATE ROLE {role} LOGIN PASSWORD 'blind-pw-1'", $"GRANT SELECT ON orders TO {role}");
+        await using var other = new NpgsqlConnection(cs);
+        await other.OpenAsync(TestContext.Current.CancellationToken);
+        await using var h = new SourceHarness(Yaml(new NpgsqlConnectionStringBuilder(cs) { Username = role, Password = "blind-pw-1" }.ConnectionString, Orders));
+
+        // When it plans
+        var error = await Should.ThrowAsync<ConfigException>(() => h.PlanAsync());
+
+        // Then it refuses rather than guess which rows are committed, and says what to grant
+        error.Message.ShouldContain($"GRANT pg_read_all_stats TO {role};");
+    }
+
+    [Fact]
+    public async Task Plan_RowsWithNullCursor_CountedInTheScope()
+    {
+        // Given two rows without a cursor value
+        var cs = await pg.CreateDatabaseAsync("src");
+        await PostgresFixture.ExecuteAsync(cs, "CREATE TABLE orders (order_id int PRIMARY KEY, order_date timestamptz, updated_at timestamptz)",
+            "INSERT INTO orders VALUES (1, now(), '2024-01-01'), (2, now(), NULL), (3, now(), NULL)");
+        await using var h = new SourceHarness(Yaml(cs, Orders));
+
+        // When it plans
+        var plan = await h.PlanAsync();
+
+        // Then the plan says they are not read
+        ((IDictionary<string, long>)plan.Scope["rows_with_null_cursor_not_read"])["orders"].ShouldBe(2);
+    }
+
+    [Fact]
     public void Normalize_PostgresUrl_BecomesConnectionString()
     {
         var cs = PostgresConnection.Normalize("postgres://app%40x:p%3Ass@db.example:6543/shop?sslmode=require");
