@@ -401,6 +401,42 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
         ((IDictionary<string, long>)plan.Scope["rows_with_null_cursor_not_read"])["orders"].ShouldBe(2);
     }
 
+    [Theory]
+    [InlineData("      table: t\n      query: SELECT 1\n      primary_key: [id]", "pipeline.yaml:8:14: source.streams[0]: give either table or query, not both")]
+    [InlineData("      table: t", "pipeline.yaml:6:7: source.streams[0].primary_key: required key is missing (the columns that identify a row, e.g. [id])")]
+    [InlineData("      primary_key: [id]", "pipeline.yaml:6:7: source.streams[0]: give table (schema.table) or query (a SELECT)")]
+    [InlineData("      table: t\n      primary_key: [id]\n      lookback: 5m", "pipeline.yaml:9:17: source.streams[0].lookback: only a stream with a cursor has a look-back (without one it is read in full every run)")]
+    [InlineData("      table: t\n      primary_key: [id]\n      cursor: id", "pipeline.yaml:9:15: source.streams[0].cursor: 'id' is also in primary_key; the cursor is the column that changes when a row changes (e.g. updated_at)")]
+    [InlineData("      query: DELETE FROM t\n      primary_key: [id]", "pipeline.yaml:7:14: source.streams[0].query: must be a SELECT (or WITH … SELECT) without ORDER BY or LIMIT")]
+    [InlineData("      table: t\n      primary_key: [id]\n      colour: red", "pipeline.yaml:9:7: source.streams[0].colour: unknown key")]
+    public void Parse_StreamMistakes_ConfigErrorWithFileLineCol(string stream, string expected)
+    {
+        // Given a postgres stream with a mistake
+        var yaml = $"""
+            name: shop
+            source:
+              type: postgres
+              connection: Host=localhost;Database=shop;Username=u;Password=pw-123456
+              streams:
+                - name: orders
+            {stream}
+            destinations:
+              - type: raw
+                path: ./lake
+            """;
+
+        // When it is parsed, then the error says where
+        Should.Throw<ConfigException>(() => TestPipelines.Parse(yaml, "pipeline.yaml", _ => null)).Message.ShouldBe(expected);
+    }
+
+    [Fact]
+    public void Parse_BadConnectionString_ErrorWithoutThePassword()
+    {
+        var yaml = "name: shop\nsource:\n  type: postgres\n  connection: \"Host=x;Pasword=hunter22\"\n  streams:\n    - {name: a, table: a, primary_key: [id]}\ndestinations:\n  - {type: raw, path: ./lake}\n";
+        var error = Should.Throw<ConfigException>(() => TestPipelines.Parse(yaml, "pipeline.yaml", _ => null));
+        error.Message.ShouldBe("pipeline.yaml:4:15: source.connection: not a valid Npgsql connection string or postgres:// URL");
+    }
+
     [Fact]
     public void Normalize_PostgresUrl_BecomesConnectionString()
     {

@@ -488,7 +488,7 @@ public sealed class PipelineLoaderTests
 
         // Then
         (e.Line, e.Column).ShouldBe((3L, 9L));
-        e.Detail.ShouldBe("source.type: 'knmi' is not supported (supported: files, knmi-edr, noaa-cdo)");
+        e.Detail.ShouldBe("source.type: 'knmi' is not supported (supported: files, knmi-edr, noaa-cdo, postgres)");
     }
 
     [Theory]
