@@ -162,6 +162,41 @@ public sealed class PostgresSourceEndToEndTests(PostgresFixture pg, S3rverFixtur
     }
 
     [Fact]
+    public async Task Run_RefreshThenFullRefresh_ReplacesThenAddsASnapshot()
+    {
+        // Given orders landed by a full and an incremental run
+        var (admin, reader) = await DatabaseAsync(4000);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("shop.yaml", Pipeline("./lake", 1500));
+        (await IngotProcess.RunAsync(ws.Dir, Env(reader), "run", pipeline)).ExitCode.ShouldBe(0);
+        await PostgresFixture.ExecuteAsync(admin, "UPDATE orders SET amount = amount + 1, updated_at = now() WHERE order_id <= 30");
+        await Task.Delay(1200, TestContext.Current.CancellationToken);
+        (await IngotProcess.RunAsync(ws.Dir, Env(reader), "run", pipeline)).ExitCode.ShouldBe(0);
+        Orders(ws.Lake).Count.ShouldBe(4030);
+
+        // When it is refreshed
+        var refresh = await IngotProcess.RunAsync(ws.Dir, Env(reader), "run", pipeline, "--refresh");
+
+        // Then every landed page was read again and replaced itself: the lake holds each current row once (the 30 old
+        // versions were replaced by their pages' re-read, which no longer hold them)
+        refresh.ExitCode.ShouldBe(0, refresh.Stdout + refresh.Stderr);
+        var rows = Orders(ws.Lake);
+        EveryVersionOnce(rows);
+        rows.Select(r => Convert.ToInt32(r[0], System.Globalization.CultureInfo.InvariantCulture)).Distinct().Count().ShouldBe(4000);
+        rows.Count.ShouldBe(4000);
+        (await IngotProcess.RunAsync(ws.Dir, Env(reader), "verify", pipeline)).ExitCode.ShouldBe(0);
+
+        // When a full refresh runs
+        var full = await IngotProcess.RunAsync(ws.Dir, Env(reader), "run", pipeline, "--full-refresh");
+
+        // Then a new full snapshot of the 4,000 rows lands beside them
+        full.ExitCode.ShouldBe(0, full.Stdout + full.Stderr);
+        Orders(ws.Lake).Count.ShouldBe(8000);
+        (await IngotProcess.RunAsync(ws.Dir, Env(reader), "run", pipeline)).ExitCode.ShouldBe(0);
+        Orders(ws.Lake).Count.ShouldBe(8000);
+    }
+
+    [Fact]
     public async Task Run_ParquetOnS3_EveryRowOnce()
     {
         // Given a lake on s3rver
