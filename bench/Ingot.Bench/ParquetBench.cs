@@ -315,9 +315,19 @@ internal static class ParquetBench
         }
     }
 
-    private static long PeakRss()
+    /// <summary>VmHWM of this process, or of process <paramref name="pid"/> (-1 when it is gone or unreadable).</summary>
+    internal static long PeakRss(int? pid = null)
     {
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        IEnumerable<string> lines;
+        try
+        {
+            lines = File.ReadAllLines(pid is null ? "/proc/self/status" : $"/proc/{pid}/status");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+        foreach (var line in lines)
         {
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
                 return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
@@ -331,6 +341,6 @@ internal static class ParquetBench
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    private static long LongOption(string[] args, string name, long fallback) =>
+    internal static long LongOption(string[] args, string name, long fallback) =>
         Option(args, name) is { } v ? long.Parse(v.Replace("_", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) : fallback;
 }

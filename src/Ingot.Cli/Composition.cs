@@ -14,6 +14,7 @@ internal static class Composition
     public static ConnectorRegistry Registry { get; } = ConnectorRegistry.Core
         .With(new DuckDb.Parquet.ParquetConnector())
         .With(new Postgres.Destination.PostgresDestinationConnector())
+        .With(new Postgres.Source.PostgresSourceConnector())
         .With(new Ingot.S3.S3BlobStoreOpener());
 
     public static IStateStore OpenState(IngotSettings settings, TimeProvider time)

@@ -1,11 +1,11 @@
+using System.Net.Sockets;
 using Npgsql;
 
 namespace Ingot.Postgres;
 
 /// <summary>
-/// Shared by the PostgreSQL source and destination: the <c>connection</c> setting (an Npgsql connection string or a
-/// <c>postgres://</c> URL) read into one connection string, its password as a secret, and the connection string with its
-/// password removed for anything that is written (logs, state, errors — invariant 7).
+/// Shared by the PostgreSQL source and destination: one <see cref="NpgsqlDataSource"/> per connection string, and the
+/// connection string with its password removed for anything that is written (logs, state, errors — invariant 7).
 /// </summary>
 internal static class PostgresConnection
 {
@@ -25,59 +25,89 @@ internal static class PostgresConnection
     }
 
     /// <summary>
-    /// <c>Host=…;Username=…</c> as it is, or <c>postgres://user:password@host:port/database?sslmode=require</c> as the same
-    /// settings; throws <see cref="FormatException"/> naming what is wrong (never the password).
+    /// An Npgsql connection string from what a pipeline says: a connection string as it is, or a
+    /// <c>postgres://user:password@host:port/database?sslmode=require</c> URL (user and password percent-decoded, query
+    /// parameters as connection string keywords). Throws <see cref="ArgumentException"/> with a message that never holds
+    /// the password.
     /// </summary>
-    public static string Normalize(string connection)
+    public static string Normalize(string setting)
     {
-        ArgumentNullException.ThrowIfNull(connection);
-        var text = connection.Trim();
-        NpgsqlConnectionStringBuilder builder;
-        if (text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
-        {
-            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-                throw new FormatException("not a valid postgres:// URL (expected postgres://user:password@host:port/database)");
-            builder = new NpgsqlConnectionStringBuilder { Host = uri.Host };
-            if (!uri.IsDefaultPort && uri.Port > 0) builder.Port = uri.Port;
-            if (uri.UserInfo.Length > 0)
-            {
-                var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
-                builder.Username = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
-                if (colon >= 0) builder.Password = Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
-            }
-            var database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
-            if (database.Length > 0) builder.Database = database;
-            foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
-            {
-                var eq = pair.IndexOf('=', StringComparison.Ordinal);
-                var key = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
-                var value = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
-                try
-                {
-                    builder[key] = value;
-                }
-                catch (ArgumentException)
-                {
-                    throw new FormatException($"the URL's parameter '{key}' is not an Npgsql connection setting");
-                }
-            }
-        }
-        else
+        if (!setting.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) && !setting.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
         {
             try
             {
-                builder = new NpgsqlConnectionStringBuilder(text);
+                return new NpgsqlConnectionStringBuilder(setting).ConnectionString;
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
             {
-                // Npgsql's message names the keyword, not its value: safe to show.
-                throw new FormatException($"not a valid Npgsql connection string or postgres:// URL ({e.Message})");
+                // Npgsql's message may quote the offending pair, and a pair may be the password: name the problem only.
+                throw new ArgumentException("not a valid Npgsql connection string or postgres:// URL", e);
             }
         }
-        if (string.IsNullOrEmpty(builder.Host)) throw new FormatException("the connection names no host (Host=… or postgres://host/…)");
+        if (!Uri.TryCreate(setting, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
+            throw new ArgumentException("not a valid postgres:// URL (postgres://user:password@host:port/database)");
+        var builder = new NpgsqlConnectionStringBuilder { Host = uri.Host.Trim('[', ']') };
+        if (!uri.IsDefaultPort && uri.Port > 0) builder.Port = uri.Port;
+        var db = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        if (db.Length > 0) builder.Database = db;
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            builder.Username = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
+            if (colon >= 0) builder.Password = Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+        }
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
+            var value = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+            try
+            {
+                builder[key switch { "sslmode" => "SSL Mode", "application_name" => "Application Name", "connect_timeout" => "Timeout", _ => key }] = value;
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+            {
+                throw new ArgumentException($"postgres:// URL: '{key}' is not a connection parameter Npgsql knows", e);
+            }
+        }
         return builder.ConnectionString;
     }
 
-    /// <summary>The password of a normalized connection string, registered as a secret; null when it has none.</summary>
+    /// <summary>The password of a (normalized) connection string, to register for redaction.</summary>
     public static string? Password(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString).Password;
+
+    /// <summary><c>host:port/database as user</c>: who we talk to, for errors and the raw archive's request line.</summary>
+    public static string Describe(string connectionString)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"{b.Host}:{b.Port}/{b.Database ?? b.Username} as {b.Username}";
+    }
+
+    /// <summary>
+    /// True for failures to reach or log in to the server (refused, unknown host, timeout, bad password, no such database
+    /// or role): the error people must fix, reported in one line rather than as a failing query.
+    /// </summary>
+    public static bool IsConnectFailure(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState is "28P01" or "28000" or "3D000" or "53300" or "57P03",
+        NpgsqlException { InnerException: SocketException or TimeoutException or IOException } => true,
+        NpgsqlException n when n.Message.StartsWith("Failed to connect", StringComparison.Ordinal) => true,
+        SocketException => true,
+        _ => false,
+    };
+
+    /// <summary>One line naming host and database and the reason, never the password.</summary>
+    public static string ConnectError(string connectionString, Exception e)
+    {
+        var reason = e switch
+        {
+            PostgresException p => p.MessageText,
+            NpgsqlException { InnerException: SocketException s } => s.Message,
+            NpgsqlException { InnerException: TimeoutException } => "the connection timed out",
+            _ => e.Message,
+        };
+        var password = Password(connectionString);
+        if (!string.IsNullOrEmpty(password)) reason = reason.Replace(password, "***", StringComparison.Ordinal);
+        return $"cannot connect to PostgreSQL at {Describe(connectionString)}: {reason}";
+    }
 }

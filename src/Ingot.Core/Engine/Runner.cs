@@ -90,7 +90,7 @@ public sealed class Runner(
         var marks = await state.GetWatermarksAsync(spec.Name, cancellationToken).ConfigureAwait(false);
         var known = await state.GetChunksAsync(spec.Name, cancellationToken).ConfigureAwait(false);
         return new PlanRequest(options.From, options.To, time.GetUtcNow(), options.FullRefresh, options.Streams,
-            marks.ToDictionary(m => m.Stream, StringComparer.Ordinal), known);
+            marks.ToDictionary(m => m.Stream, StringComparer.Ordinal), known) { Refresh = options.Refresh };
     }
 
     /// <param name="stop">Ctrl+C: stop taking units, roll back in-flight fetches.</param>

@@ -30,6 +30,9 @@ public sealed record PlanRequest(
     IReadOnlyDictionary<string, Watermark> Checkpoints,
     IReadOnlyDictionary<string, ChunkState> Known)
 {
+    /// <summary><c>--refresh</c>: done units are fetched again and replace themselves (a cursor stream plans its landed pages again).</summary>
+    public bool Refresh { get; init; }
+
     public bool Wants(string stream) => Streams is null || Streams.Contains(stream);
 }
 

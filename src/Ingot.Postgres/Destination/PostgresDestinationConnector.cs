@@ -39,7 +39,7 @@ public sealed partial class PostgresDestinationConnector : IDestinationConnector
         {
             normalized = PostgresConnection.Normalize(connection.Value);
         }
-        catch (FormatException e)
+        catch (ArgumentException e)
         {
             throw ctx.Error(connection.Node, $"connection: {e.Message}");
         }

@@ -490,7 +490,7 @@ public sealed class PipelineLoaderTests
 
         // Then
         (e.Line, e.Column).ShouldBe((3L, 9L));
-        e.Detail.ShouldBe("source.type: 'knmi' is not supported (supported: files, knmi-edr, noaa-cdo, rest)");
+        e.Detail.ShouldBe("source.type: 'knmi' is not supported (supported: files, knmi-edr, noaa-cdo, postgres, rest)");
     }
 
     [Theory]

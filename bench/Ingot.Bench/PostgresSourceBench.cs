@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Ingot.DuckDb;
+using Npgsql;
+
+namespace Ingot.Bench;
+
+/// <summary>
+/// A PostgreSQL <c>orders</c> table → bronze Parquet on local disk. Ingot: the built <c>ingot run</c> (a full load of the
+/// table in keyset pages). The anchor is what a user could script instead, timed in the same run:
+/// <c>psql \copy (SELECT … ORDER BY updated_at, order_id) TO file.csv</c> and then DuckDB
+/// <c>COPY (FROM read_csv('file.csv')) TO 'x.parquet'</c> (through the project's own DuckDB). Both on a throwaway cluster
+/// started here; each measured several times, alternating, reported as min–median–max; Ingot's peak RSS is its VmHWM.
+/// </summary>
+internal static class PostgresSourceBench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var rows = ParquetBench.LongOption(args, "--rows", 1_000_000);
+        var repeats = (int)ParquetBench.LongOption(args, "--repeats", 3);
+        var pageSize = ParquetBench.LongOption(args, "--page-size", 10_000);
+        // Page queries in flight (ingot run --concurrency): on 2 cores the server and Ingot share the CPU, and two pages
+        // at a time keep both busy (8, the HTTP default, measured slower: the page queries crowd out the landers).
+        var concurrency = ParquetBench.LongOption(args, "--concurrency", 2);
+        var ingotDll = Path.Combine(AppContext.BaseDirectory, "ingot.dll");
+        if (!File.Exists(ingotDll)) throw new InvalidOperationException($"{ingotDll} is missing: build the solution first");
+        var work = Directory.CreateTempSubdirectory("ingot-bench-pg-").FullName;
+        await using var cluster = await Cluster.StartAsync();
+        try
+        {
+            var cs = cluster.ConnectionString;
+            var sw = Stopwatch.StartNew();
+            await CreateOrdersAsync(cs, rows);
+            Console.WriteLine($"PostgreSQL {cluster.Version}, DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores; orders: {rows:N0} rows (made in {sw.Elapsed.TotalSeconds:N1} s), page_size {pageSize:N0}, concurrency {concurrency}");
+            Console.WriteLine();
+            Console.WriteLine($"{"run",4} {"engine",-14} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10}");
+            var ingot = new List<(double Seconds, long Rss)>();
+            var script = new List<(double Seconds, long Rss)>();
+            for (var i = 1; i <= repeats; i++)
+            {
+                var s = await ScriptAsync(cs, Path.Combine(work, $"script-{i}"));
+                script.Add(s);
+                Console.WriteLine($"{i,4} {"psql+duckdb",-14} {s.Seconds,8:N2} {rows / s.Seconds,12:N0} {s.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"script-{i}")),10:N1}");
+                var g = await IngotAsync(ingotDll, cs, Path.Combine(work, $"ingot-{i}"), pageSize, concurrency, rows);
+                ingot.Add(g);
+                Console.WriteLine($"{i,4} {"ingot",-14} {g.Seconds,8:N2} {rows / g.Seconds,12:N0} {g.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"ingot-{i}", "lake")),10:N1}");
+                Directory.Delete(Path.Combine(work, $"script-{i}"), true);
+                Directory.Delete(Path.Combine(work, $"ingot-{i}"), true);
+            }
+            Console.WriteLine();
+            var ratios = ingot.Zip(script, (g, s) => g.Seconds / s.Seconds).ToList();
+            Console.WriteLine($"ingot wall        {Spread(ingot.Select(x => x.Seconds))} s");
+            Console.WriteLine($"psql+duckdb wall  {Spread(script.Select(x => x.Seconds))} s");
+            Console.WriteLine($"ingot/script wall {Spread(ratios)} x (goal <= 1.00)");
+            Console.WriteLine($"ingot peak RSS    {Spread(ingot.Select(x => x.Rss / 1048576.0))} MB (goal <= 256)");
+            Console.WriteLine($"psql peak RSS     {Spread(script.Select(x => x.Rss / 1048576.0))} MB (DuckDB runs in this process; not counted)");
+            return 0;
+        }
+        finally
+        {
+            try { Directory.Delete(work, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static string Spread(IEnumerable<double> values)
+    {
+        var v = values.Order().ToList();
+        return $"{v[0],7:N2} – {v[v.Count / 2],7:N2} – {v[^1],7:N2}";
+    }
+
+    private static double DirMb(string dir) =>
+        Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*.parquet", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / 1e6 : 0;
+
+    /// <summary>Orders as a shop has them: a few columns of each common kind, <c>updated_at</c> indexed with the key.</summary>
+    private static async Task CreateOrdersAsync(string cs, long rows)
+    {
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        foreach (var sql in new[]
+        {
+            """
+            CREATE TABLE orders (order_id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL,
+              currency char(3) NOT NULL, order_date timestamptz NOT NULL, updated_at timestamptz NOT NULL, note text)
+            """,
+            $"""
+            INSERT INTO orders SELECT i, (i::bigint * 7919) % 50000, (ARRAY['new','paid','shipped','delivered','returned'])[1 + i % 5], ((i * 37) % 100000) / 100.0,
+              'EUR', timestamptz '2024-01-01 00:00:00+00' + i * interval '2 seconds', timestamptz '2024-01-01 00:00:00+00' + i * interval '2 seconds' + (i % 600) * interval '1 second',
+              CASE WHEN i % 4 = 0 THEN 'gift wrap, leave at door' END
+            FROM generate_series(1, {rows}) i
+            """,
+            "CREATE INDEX orders_updated ON orders (updated_at, order_id)",
+            "VACUUM ANALYZE orders",
+        })
+        {
+            await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
+            await cmd.ExecuteNonQueryAsync();
+        }
+    }
+
+    private static async Task<(double Seconds, long Rss)> IngotAsync(string ingotDll, string cs, string dir, long pageSize, long concurrency, long rows)
+    {
+        Directory.CreateDirectory(dir);
+        var pipeline = Path.Combine(dir, "orders.yaml");
+        await File.WriteAllTextAsync(pipeline, $"""
+            name: shop
+            source:
+              type: postgres
+              connection: ${"{"}BENCH_PG{"}"}
+              page_size: {pageSize}
+              streams:
+                - name: orders
+                  table: public.orders
+                  primary_key: [order_id]
+                  cursor: updated_at
+                  event_time: order_date
+            destinations:
+              - type: parquet
+                path: ./lake
+                partition_by: [ingestion_date, load_type, event_date]
+                compression: zstd
+            """);
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { ingotDll, "run", pipeline, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        psi.Environment["BENCH_PG"] = cs;
+        psi.Environment["INGOT_HOME"] = Path.Combine(dir, ".ingot");
+        psi.Environment["INGOT_LOG_FORMAT"] = "json";
+        var (seconds, rss, output) = await MeasureAsync(psi);
+        using (var db = DuckDbSession.Open())
+        {
+            var landed = (long)db.Scalar($"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(dir, "lake", "**", "*.parquet"))})")!;
+            if (landed != rows) throw new InvalidOperationException($"ingot landed {landed:N0} of {rows:N0} rows: {output}");
+        }
+        return (seconds, rss);
+    }
+
+    private static async Task<(double Seconds, long Rss)> ScriptAsync(string cs, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var csv = Path.Combine(dir, "file.csv");
+        var b = new NpgsqlConnectionStringBuilder(cs);
+        var psi = new ProcessStartInfo("psql") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-h", b.Host!, "-p", b.Port.ToString(CultureInfo.InvariantCulture), "-U", b.Username!, "-d", b.Database!, "-v", "ON_ERROR_STOP=1", "-c",
+                     $"\\copy (SELECT * FROM orders ORDER BY updated_at, order_id) TO '{csv}' WITH (FORMAT csv, HEADER)" })
+            psi.ArgumentList.Add(a);
+        var clock = Stopwatch.StartNew();
+        var (_, rss, _) = await MeasureAsync(psi);
+        using (var db = DuckDbSession.Open())
+            db.Execute($"COPY (FROM read_csv({DuckDbSession.Literal(csv)})) TO {DuckDbSession.Literal(Path.Combine(dir, "x.parquet"))} (FORMAT parquet, COMPRESSION zstd)");
+        var seconds = clock.Elapsed.TotalSeconds;
+        File.Delete(csv);
+        return (seconds, rss);
+    }
+
+    /// <summary>Runs a process to its end; its wall time and peak RSS (VmHWM, sampled until it exits).</summary>
+    private static async Task<(double Seconds, long Rss, string Output)> MeasureAsync(ProcessStartInfo psi)
+    {
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        long rss = 0;
+        while (!p.HasExited)
+        {
+            rss = Math.Max(rss, ParquetBench.PeakRss(p.Id));
+            await Task.WhenAny(p.WaitForExitAsync(), Task.Delay(50));
+        }
+        await p.WaitForExitAsync();
+        var seconds = clock.Elapsed.TotalSeconds;
+        var output = await stdout + await stderr;
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{psi.FileName} exited {p.ExitCode}: {output}");
+        return (seconds, rss, output);
+    }
+
+    /// <summary>A throwaway PostgreSQL cluster for the bench: trust authentication on loopback, fsync off, stopped and removed at the end.</summary>
+    private sealed class Cluster : IAsyncDisposable
+    {
+        private readonly string _dir;
+        private readonly string _bin;
+
+        private Cluster(string dir, string bin, int port)
+        {
+            _dir = dir;
+            _bin = bin;
+            ConnectionString = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = port, Username = "postgres", Database = "postgres", Pooling = false }.ConnectionString;
+        }
+
+        public string ConnectionString { get; }
+
+        public string Version => Path.GetFileName(Path.GetDirectoryName(_bin)!);
+
+        public static async Task<Cluster> StartAsync()
+        {
+            // Its own temp folder (not under the bench's, which only root may enter): the server runs as postgres.
+            var dir = Directory.CreateTempSubdirectory("ingot-bench-pgdata-").FullName;
+            var bin = Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).Order().LastOrDefault()
+                ?? throw new InvalidOperationException("PostgreSQL server binaries are missing: run scripts/bootstrap.sh --tests");
+            var root = Environment.UserName == "root";
+            if (root) await ExecAsync("chown", "postgres:postgres", dir);
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            var cluster = new Cluster(dir, bin, port);
+            await cluster.PgAsync("initdb", "-D", Path.Combine(dir, "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C");
+            await cluster.PgAsync("pg_ctl", "-D", Path.Combine(dir, "data"), "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60", "-o",
+                $"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=256MB", "start");
+            return cluster;
+        }
+
+        private Task PgAsync(string tool, params string[] args) =>
+            Environment.UserName == "root" ? ExecAsync("runuser", ["-u", "postgres", "--", Path.Combine(_bin, tool), .. args]) : ExecAsync(Path.Combine(_bin, tool), args);
+
+        private static async Task ExecAsync(string file, params string[] args)
+        {
+            var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var output = await p.StandardOutput.ReadToEndAsync() + await p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)}: {output}");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try { await PgAsync("pg_ctl", "-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "stop"); } catch (InvalidOperationException) { }
+            try { Directory.Delete(_dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+}
