@@ -32,6 +32,8 @@ internal sealed record PostgresSourceSpec(string ConnectionString, int PageSize,
     public override IReadOnlyList<string> Streams => StreamSpecs.Select(s => s.Name).ToList();
 
     public override IEnumerable<string?> Secrets => [PostgresConnection.Password(ConnectionString)];
+
+    public override IReadOnlyList<string> PrimaryKey(string stream) => StreamSpecs.FirstOrDefault(s => s.Name == stream)?.PrimaryKey ?? [];
 }
 
 internal sealed class PostgresSourceConnector : ISourceConnector

@@ -24,6 +24,8 @@ public sealed record RestSourceSpec(
 
     public override string? QuotaKey => Auth.Secrets.FirstOrDefault() ?? BaseUrl;
 
+    public override IReadOnlyList<string> PrimaryKey(string stream) => StreamSpecs.FirstOrDefault(s => s.Name == stream)?.PrimaryKey ?? [];
+
     /// <summary>The password of <c>https://user:password@host/</c>, a secret like any other.</summary>
     internal static string? UserInfoPassword(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var u) && u.UserInfo.IndexOf(':', StringComparison.Ordinal) is var i and >= 0
