@@ -7,35 +7,13 @@
 #   examples/personal/run.sh        (needs what scripts/bootstrap.sh --tests installs)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-cd "$root"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-scripts/bootstrap.sh --tests
-dotnet build src/Ingot.Cli -c Release --nologo -v quiet >/dev/null
-ingot() { dotnet "$root/src/Ingot.Cli/bin/Release/net10.0/ingot.dll" "$@"; }
-
-work="$(mktemp -d /tmp/ingot-personal.XXXXXX)"
-pids=()
-pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$pgbin/$1" "${@:2}"; else "$pgbin/$1" "${@:2}"; fi; }
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -d "$work/pg" ] && pg pg_ctl -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
+source "$here/../lib.sh"
 
 echo "== starting PostgreSQL and the time-tracking API stand-in (in $work)"
-pgport="$(free_port)"
-[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$work"
-echo postgres-admin > "$work/pw"; [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$work/pw"
-pg initdb -D "$work/pg" -U postgres --pwfile "$work/pw" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >/dev/null
-pg pg_ctl -D "$work/pg" -l "$work/pg.log" -w -t 30 -o "-p $pgport -k $work -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-export PGPASSWORD=postgres-admin
+start_postgres postgres-admin
 psql -h 127.0.0.1 -p "$pgport" -U postgres -v ON_ERROR_STOP=1 -q -c "CREATE ROLE me LOGIN PASSWORD 'my-db-pw'" -c "CREATE DATABASE personal OWNER me"
 apiport="$(free_port)"
-ingot sim shop --port "$apiport" --latency 5 >"$work/api.log" 2>&1 & pids+=($!)
+ingot sim shop --port "$apiport" --latency 5 >"$work/api.log" 2>&1 & on_exit $!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$apiport/admin/state" >/dev/null && break; sleep 0.2; done
 
 export PERSONAL_PG_URL="postgres://me:my-db-pw@127.0.0.1:$pgport/personal"

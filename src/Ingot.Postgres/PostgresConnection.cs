@@ -73,6 +73,23 @@ internal static class PostgresConnection
         return builder.ConnectionString;
     }
 
+    /// <summary>
+    /// A section's <c>connection</c> (required) as a normalized connection string; a malformed one is a configuration
+    /// error at its <c>file:line:col</c>, in words that never hold the password.
+    /// </summary>
+    public static string Read(Config.ConfigSection section)
+    {
+        var connection = section.Required("connection");
+        try
+        {
+            return Normalize(connection.Value);
+        }
+        catch (ArgumentException e)
+        {
+            throw section.Context.Error(connection.Node, $"{section.Path}.connection: {e.Message}");
+        }
+    }
+
     /// <summary>The password of a (normalized) connection string, to register for redaction.</summary>
     public static string? Password(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString).Password;
 

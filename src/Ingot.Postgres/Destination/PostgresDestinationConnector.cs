@@ -33,16 +33,7 @@ public sealed partial class PostgresDestinationConnector : IDestinationConnector
     public DestinationSpec Read(ConfigSection section)
     {
         var ctx = section.Context;
-        var connection = section.Required("connection");
-        string normalized;
-        try
-        {
-            normalized = PostgresConnection.Normalize(connection.Value);
-        }
-        catch (ArgumentException e)
-        {
-            throw ctx.Error(connection.Node, $"connection: {e.Message}");
-        }
+        var normalized = PostgresConnection.Read(section);
         var schema = section.Optional("schema") is { } s ? Identifier(ctx, s, "schema") : "public";
         var table = DefaultTable;
         if (section.Optional("table") is { } t)

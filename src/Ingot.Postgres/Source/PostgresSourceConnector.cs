@@ -45,16 +45,7 @@ internal sealed class PostgresSourceConnector : ISourceConnector
     public SourceSpec Read(ConfigSection m)
     {
         var ctx = m.Context;
-        var connection = m.Required("connection");
-        string normalized;
-        try
-        {
-            normalized = PostgresConnection.Normalize(connection.Value);
-        }
-        catch (ArgumentException e)
-        {
-            throw ctx.Error(connection.Node, $"{m.Path}.connection: {e.Message}");
-        }
+        var normalized = PostgresConnection.Read(m);
         var pageSize = m.Optional("page_size") is { } ps ? (int)ctx.Long(ps, 1, 10_000_000) : DefaultPageSize;
         m.Optional("name");
         var sections = m.OptionalSections("streams") ?? throw m.Error($"{m.Path}.streams: required key is missing (a postgres source reads one or more streams)");
