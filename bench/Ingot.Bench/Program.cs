@@ -3,7 +3,7 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 10000)] [--scales 1,10] | postgres [--rows N] [--reps N] | postgres-source [--rows N] [--repeats N] [--page-size N] [--concurrency N] | knmi [--latency MS] [--concurrency N] [--years N] | rest [--pages N] [--records N] [--repeat N] | startup --ingot DLL [--ingot DLL] [--runs N]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 10000)] [--scales 1,10] | postgres [--rows N] [--reps N] | postgres-source [--rows N] [--repeats N] [--page-size N] [--concurrency N] | knmi [--latency MS] [--concurrency N] [--years N] | rest [--pages N] [--records N] [--repeat N] | startup --ingot DLL [--ingot DLL] [--runs N] | rerun --ingot DLL [--units N] [--runs N]");
     return 2;
 }
 
@@ -12,6 +12,7 @@ return args[0] switch
     "parquet" => await ParquetBench.RunAsync(args[1..]),
     "knmi" => await KnmiBench.RunAsync(args[1..]),
     "startup" => await StartupBench.RunAsync(args),
+    "rerun" => await RerunBench.RunAsync(args),
     "postgres" => await PostgresBench.RunAsync(args[1..]),
     "postgres-source" => await PostgresSourceBench.RunAsync(args[1..]),
     "rest" => await RestBench.RunAsync(args[1..]),
@@ -23,6 +24,6 @@ return args[0] switch
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, postgres, postgres-source, knmi, rest, startup)");
+    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, postgres, postgres-source, knmi, rest, startup, rerun)");
     return 2;
 }
