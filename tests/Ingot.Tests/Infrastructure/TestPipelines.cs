@@ -8,6 +8,7 @@ internal static class TestPipelines
 {
     public static ConnectorRegistry Connectors { get; } = ConnectorRegistry.Core
         .With(new Ingot.DuckDb.Parquet.ParquetConnector())
+        .With(new Ingot.Iceberg.IcebergConnector())
         .With(new Ingot.S3.S3BlobStoreOpener());
 
     public static PipelineSpec Parse(string yaml, string file, Func<string, string?> environment) => PipelineLoader.Parse(yaml, file, environment, Connectors);
