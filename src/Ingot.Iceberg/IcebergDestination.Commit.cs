@@ -12,6 +12,11 @@ internal sealed partial class IcebergDestination
     /// <summary>Attempts of one commit against concurrent writers before the group fails (its units land again next run).</summary>
     internal const int CommitAttempts = 12;
 
+    private int _commitRetries;
+
+    /// <summary>Commits retried after losing the compare-and-swap to another writer (for tests and the run's diagnostics).</summary>
+    internal int CommitRetries => Volatile.Read(ref _commitRetries);
+
     public async Task<IReadOnlyList<Receipt>> CommitGroupAsync(RunContext run, IReadOnlyList<(WorkUnit Unit, Receipt Staged)> units, CancellationToken cancellationToken)
     {
         var staged = units.Select(u => _staged.TryGetValue(u.Staged.Token ?? "", out var s) ? s
@@ -73,6 +78,7 @@ internal sealed partial class IcebergDestination
                     if (!committed && written.Count > 0 && !cancellationToken.IsCancellationRequested)
                         foreach (var w in written) await DeleteUriAsync(w).ConfigureAwait(false);
                 }
+                Interlocked.Increment(ref _commitRetries);
                 if (attempt == CommitAttempts)
                     throw new IOException($"iceberg table {_spec.Namespace}.{table.Name}: {CommitAttempts} commit attempts lost to concurrent writers; the units land again on the next run");
                 // Backoff with jitter, bounded: 20 ms .. ~1.3 s.
