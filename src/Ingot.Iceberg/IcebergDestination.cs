@@ -59,7 +59,8 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
     public int GroupSize => 32;
 
     public string Where(string pipeline) =>
-        $"{_store.Root.TrimEnd('/')}/{_spec.Namespace}/{_spec.Table.Replace("{pipeline}", pipeline, StringComparison.Ordinal)} (catalog {_catalog.Describe}, {_spec.CatalogName}.{_spec.Namespace})";
+        $"{_store.Root.TrimEnd('/')}/{_spec.Namespace}/{_spec.Table.Replace("{pipeline}", pipeline, StringComparison.Ordinal).Replace("{stream}", "<stream>", StringComparison.Ordinal).Replace("{source}", "<source>", StringComparison.Ordinal)} " +
+        $"(catalog {_catalog.Describe}, {_spec.CatalogName}.{_spec.Namespace})";
 
     /// <summary>A unit staged by <see cref="Writer"/>, waiting for its group's commit.</summary>
     private sealed record StagedUnit(WorkUnit Unit, string Attempt, IReadOnlyList<StagedFile> Files, long Records, string? Checkpoint, TableState Table);
@@ -113,9 +114,41 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
         foreach (var stream in _pipeline.Streams)
         {
             var table = TableFor(stream);
-            await _store.RemoveStaleTempsAsync(table.RelativeRoot, cancellationToken).ConfigureAwait(false);
+            await RemoveStaleScratchAsync(table, cancellationToken).ConfigureAwait(false);
             var (location, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
             table.Adopt(location, metadata);
+        }
+    }
+
+    /// <summary>How old a temp file under a table must be before a run removes it: another run may be writing the same table.</summary>
+    internal static readonly TimeSpan StaleAfter = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Temp files a crashed run left under the table. A table may be shared by runs of several pipelines (concurrent
+    /// writers): on a local disk only temps older than <see cref="StaleAfter"/> go, so a starting run never takes the
+    /// scratch files of one still writing. (Other stores stage in local scratch, so their temps are this machine's.)
+    /// </summary>
+    private async Task RemoveStaleScratchAsync(TableState table, CancellationToken cancellationToken)
+    {
+        if (_store is not LocalBlobStore local)
+        {
+            await _store.RemoveStaleTempsAsync(table.RelativeRoot, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var root = local.FullPath(table.RelativeRoot);
+        if (!Directory.Exists(root)) return;
+        var cutoff = _time.GetUtcNow().UtcDateTime - StaleAfter;
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var relative = Path.GetRelativePath(local.FullPath(""), file).Replace(Path.DirectorySeparatorChar, '/');
+            if (!LocalBlobStore.IsTemp(relative)) continue;
+            try
+            {
+                if (File.GetLastWriteTimeUtc(file) < cutoff) File.Delete(file);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
     }
 

@@ -220,4 +220,43 @@ public sealed class IcebergTableTests
         ShouldHoldEachOnce(await ReadWithIcebirdAsync(ws, location, "shared_precip"), [.. Expected(a), .. Expected(b)], "icebird");
         metadata["snapshots"]!.AsArray().Select(s => s!["summary"]!["ingot.run-id"]!.GetValue<string>()).Distinct().Count().ShouldBe(2);
     }
+
+    [Fact]
+    public async Task Run_RefreshThenLostState_RefreshIsAnOverwriteAndTheLakeRemembersItsUnits()
+    {
+        // Given a landed table
+        await using var sim = await SimulatorHost.StartNoaaAsync(new SimulatorOptions { ApiKey = Token }, TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        var pipeline = ws.Write("noaa.yaml", Pipeline(sim));
+        (await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline)).ExitCode.ShouldBe(0);
+
+        // When it is refreshed
+        var refresh = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline, "--refresh");
+
+        // Then the refresh is one overwrite snapshot replacing the units' files: every record still once
+        refresh.ExitCode.ShouldBe(0, refresh.Stdout + refresh.Stderr);
+        var (_, metadata) = Table(ws);
+        var snapshots = metadata["snapshots"]!.AsArray();
+        snapshots.Count.ShouldBe(2);
+        snapshots[1]!["summary"]!["operation"]!.GetValue<string>().ShouldBe("overwrite");
+        ShouldHoldEachOnce(ReadLiveWithDuckDb(metadata), Expected(), "duckdb");
+
+        // When the state store is lost, the next run is refused (the table holds units the state does not know)
+        Directory.Delete(ws.Home, recursive: true);
+        var refused = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+        refused.ExitCode.ShouldBe(2, refused.Stdout + refused.Stderr);
+        (refused.Stdout + refused.Stderr).ShouldContain("state rebuild");
+
+        // And state rebuild restores it from the snapshot summaries: the next run fetches nothing and lands nothing twice
+        var rebuild = await IngotProcess.RunAsync(ws.Dir, null, "state", "rebuild", pipeline);
+        rebuild.ExitCode.ShouldBe(0, rebuild.Stdout + rebuild.Stderr);
+        var requests = sim.Requests.Count;
+        var again = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+        again.ExitCode.ShouldBe(0, again.Stdout + again.Stderr);
+        sim.Requests.Count.ShouldBe(requests);
+        again.Summary.GetProperty("chunks_skipped").GetInt32().ShouldBe(6);
+        Table(ws).Metadata["snapshots"]!.AsArray().Count.ShouldBe(2);
+        var verify = await IngotProcess.RunAsync(ws.Dir, null, "verify", pipeline);
+        verify.ExitCode.ShouldBe(0, verify.Stdout + verify.Stderr);
+    }
 }
