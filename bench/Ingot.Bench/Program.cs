@@ -3,7 +3,7 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 10000)] [--scales 1,10] | knmi [--latency MS] [--concurrency N] [--years N]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 10000)] [--scales 1,10] | iceberg [--rows N] [--chunk N] [--reps N] | knmi [--latency MS] [--concurrency N] [--years N]");
     return 2;
 }
 
@@ -11,6 +11,7 @@ return args[0] switch
 {
     "parquet" => await ParquetBench.RunAsync(args[1..]),
     "knmi" => await KnmiBench.RunAsync(args[1..]),
+    "iceberg" => await IcebergBench.RunAsync(args[1..]),
     "knmi-sim-child" => await KnmiBench.RunSimChildAsync(args[1..]),
     // One measured pass in a fresh process, so its peak RSS (VmHWM) is its own.
     ParquetBench.ChildCommand => await ParquetBench.RunChildAsync(args[1..]),
@@ -19,6 +20,6 @@ return args[0] switch
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, knmi)");
+    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, iceberg, knmi)");
     return 2;
 }

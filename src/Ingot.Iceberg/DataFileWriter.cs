@@ -146,7 +146,13 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
         var groups = new Dictionary<string, (object?[] Values, List<int> Rows)>(StringComparer.Ordinal);
         var order = new List<string>();
         var key = new StringBuilder();
-        for (var r = 0; r < records.Length; r++)
+        if (spec.Count == 0)
+        {
+            // Unpartitioned: one group, no key to build per record.
+            groups[""] = ([], [.. Enumerable.Range(0, records.Length)]);
+            order.Add("");
+        }
+        for (var r = 0; spec.Count > 0 && r < records.Length; r++)
         {
             var values = new object?[spec.Count];
             key.Clear();
