@@ -73,14 +73,7 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
                 if (found.Length != 1) throw new InvalidDataException($"chunk '{unit.Key}': DuckDB wrote {found.Length} files for {files[i].RelativePath}, expected one");
                 var scratch = found[0];
                 var stats = Statistics(staged.Connection, scratch, schema);
-                string sha256;
-                long bytes;
-                var fs = new FileStream(scratch, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                await using (fs.ConfigureAwait(false))
-                {
-                    bytes = fs.Length;
-                    sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, cancellationToken).ConfigureAwait(false));
-                }
+                var (sha256, bytes) = await PartBuffer.HashFileAsync(scratch, cancellationToken).ConfigureAwait(false);
                 if (stats.Records != files[i].Rows.Count)
                     throw new InvalidDataException($"chunk '{unit.Key}': {files[i].RelativePath} holds {stats.Records} records, expected {files[i].Rows.Count}");
                 await store.PutFileAsync(files[i].RelativePath, scratch, cancellationToken).ConfigureAwait(false);

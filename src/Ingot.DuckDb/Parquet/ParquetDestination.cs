@@ -121,14 +121,7 @@ internal sealed partial class ParquetDestination : IDestination
                 if (written.Length != 1)
                     throw new InvalidDataException($"chunk '{chunk.Key}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
                 var scratch = written[0];
-                string sha256;
-                long bytes;
-                var fs = new FileStream(scratch, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                await using (fs.ConfigureAwait(false))
-                {
-                    bytes = fs.Length;
-                    sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, cancellationToken).ConfigureAwait(false));
-                }
+                var (sha256, bytes) = await PartBuffer.HashFileAsync(scratch, cancellationToken).ConfigureAwait(false);
                 await _store.PutFileAsync(file.Path, scratch, cancellationToken).ConfigureAwait(false);
                 landed.Add(new LandedFile(Name, file.Path, sha256, bytes));
             }
