@@ -22,9 +22,16 @@ internal sealed partial class IcebergDestination
         var staged = units.Select(u => _staged.TryGetValue(u.Staged.Token ?? "", out var s) ? s
             : throw new InvalidOperationException($"chunk '{u.Unit.Key}' was not staged by this destination")).ToList();
         var snapshots = new Dictionary<TableState, long>();
-        foreach (var group in staged.GroupBy(s => s.Table))
-            snapshots[group.Key] = await CommitTableAsync(run, group.Key, group.ToList(), cancellationToken).ConfigureAwait(false);
-        foreach (var s in staged) _staged.TryRemove(s.Attempt, out _);
+        try
+        {
+            foreach (var group in staged.GroupBy(s => s.Table))
+                snapshots[group.Key] = await CommitTableAsync(run, group.Key, group.ToList(), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Committed or failed, the staged units are done with here (a failed group lands again as new attempts).
+            foreach (var s in staged) _staged.TryRemove(s.Attempt, out _);
+        }
         return units.Select((u, i) => u.Staged with { Token = snapshots[staged[i].Table].ToString(CultureInfo.InvariantCulture) }).ToList();
     }
 

@@ -210,9 +210,22 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
     {
         var table = _tables.Values.FirstOrDefault(t => path.StartsWith(t.RelativeRoot + "/data/", StringComparison.Ordinal));
         if (table is null || AttemptOf(path) is not { } attempt) return;
-        var (_, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
-        if (metadata is not null && CommittedAttempts(metadata).Contains(attempt)) return;
+        if ((await CommittedAttemptsAsync(table, cancellationToken).ConfigureAwait(false)).Contains(attempt)) return;
         await _store.DeleteAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    private readonly ConcurrentDictionary<string, (string Location, HashSet<string> Attempts)> _attempts = new(StringComparer.Ordinal);
+
+    /// <summary>The committed attempts of the table as the catalog has it now (parsed again only when its metadata moved).</summary>
+    private async Task<HashSet<string>> CommittedAttemptsAsync(TableState table, CancellationToken cancellationToken)
+    {
+        var location = await _catalog.LoadAsync(_spec.CatalogName, _spec.Namespace, table.Name, cancellationToken).ConfigureAwait(false);
+        if (location is null) return [];
+        if (_attempts.TryGetValue(table.Name, out var cached) && cached.Location == location) return cached.Attempts;
+        var (now, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
+        var attempts = metadata is null ? [] : CommittedAttempts(metadata);
+        if (now is not null) _attempts[table.Name] = (now, attempts);
+        return attempts;
     }
 
     /// <summary>The attempt in a data file name <c>&lt;chunk-key&gt;-&lt;attempt&gt;-&lt;n&gt;.parquet</c>.</summary>

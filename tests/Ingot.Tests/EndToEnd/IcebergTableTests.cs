@@ -240,6 +240,7 @@ public sealed class IcebergTableTests
         snapshots.Count.ShouldBe(2);
         snapshots[1]!["summary"]!["operation"]!.GetValue<string>().ShouldBe("overwrite");
         ShouldHoldEachOnce(ReadLiveWithDuckDb(metadata), Expected(), "duckdb");
+        ShouldHoldEachOnce(await ReadWithIcebirdAsync(ws, Table(ws).Location), Expected(), "icebird (DELETED entries skipped, EXISTING ones with their sequence numbers)");
 
         // When the state store is lost, the next run is refused (the table holds units the state does not know)
         Directory.Delete(ws.Home, recursive: true);

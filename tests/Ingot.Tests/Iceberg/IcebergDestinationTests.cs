@@ -27,60 +27,16 @@ public sealed class IcebergDestinationTests : IDisposable
 
     private string Warehouse => Path.Combine(_dir, "wh");
 
-    private IcebergDestination Create(string partition = "[day(_event_ts)]")
-    {
-        var yaml = $"""
-            name: ice
-            source:
-              type: noaa-cdo
-              base_url: http://127.0.0.1:9
-              token: t
-              dataset: PRECIP_15
-              stations: [COOP:010008]
-              datatypes: [QPCP]
-              start: 2010-01-01T00:00:00Z
-              end: 2010-02-01T00:00:00Z
-            destinations:
-              - type: iceberg
-                warehouse: {Warehouse}
-                partition_by: {partition}
-            """;
-        var spec = TestPipelines.Parse(yaml, Path.Combine(_dir, "p.yaml"), _ => null);
-        return (IcebergDestination)new IcebergConnector().Create(spec.Destinations[0], new DestinationServices(spec, TimeProvider.System, TestPipelines.Connectors.Stores));
-    }
+    private IcebergDestination Create(string partition = "[day(_event_ts)]") => IcebergKit.Create(_dir, $"warehouse: {Warehouse}\n    partition_by: {partition}");
 
-    private static RunContext Run() => new(Guid.NewGuid(), "ice", DateTimeOffset.UtcNow);
+    private static RunContext Run() => IcebergKit.Run();
 
-    private static WorkUnit Unit(string key) => new(key, "precip_15", "noaa-cdo", "noaa-cdo",
-        new TimeWindowBounds(new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2010, 1, 2, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2010, 1, 2, 0, 0, 0, TimeSpan.Zero), []),
-        UnitIdentity.Of(("test", "1")));
+    private static List<Record> Records(string key, int n, Func<int, string>? extra = null) => IcebergKit.Records(key, n, extra);
 
-    private static List<Record> Records(string key, int n, Func<int, string>? extra = null) => Enumerable.Range(0, n).Select(i =>
-    {
-        var ts = new DateTimeOffset(2010, 1, 1 + i % 3, i % 24, 0, 0, TimeSpan.Zero);
-        var json = $"{{\"id\":\"{key}-{i}\",\"value\":{i}{extra?.Invoke(i) ?? ""}}}";
-        return Record.FromUtf8(Encoding.UTF8.GetBytes(json), ts);
-    }).ToList();
+    private static Task<(WorkUnit, Receipt)> StageAsync(IcebergDestination d, RunContext run, string key, List<Record> records, IFileJournal journal) =>
+        IcebergKit.StageAsync(d, run, key, records, journal);
 
-    private sealed class Journal : IFileJournal
-    {
-        public ConcurrentBag<string> Paths { get; } = [];
-
-        public Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken)
-        {
-            foreach (var p in paths) Paths.Add(p);
-            return Task.CompletedTask;
-        }
-    }
-
-    private static async Task<(WorkUnit, Receipt)> StageAsync(IcebergDestination d, RunContext run, string key, List<Record> records, IFileJournal journal)
-    {
-        var unit = Unit(key);
-        await using var writer = await d.BeginAsync(run, unit, journal, Ct);
-        var body = Encoding.UTF8.GetBytes("[]");
-        await writer.WriteAsync(new FetchedPage(key, body, "test://", 200, DateTimeOffset.UtcNow, records), Ct);
-        return (unit, await writer.CompleteAsync(new UnitTotals(records.Count, 0, 1, body.Length), Ct));
-    }
+    private sealed class Journal : IcebergKit.Journal;
 
     private (JsonObject Metadata, List<string> Ids) Read()
     {
@@ -100,7 +56,8 @@ public sealed class IcebergDestinationTests : IDisposable
         var run = Run();
         await d.PrepareAsync(run, Ct);
         var first = await StageAsync(d, run, "u1", Records("u1", 50), new Journal());
-        await d.CommitGroupAsync(run, [first], Ct);
+        var other = await StageAsync(d, run, "u0", Records("u0", 20), new Journal());
+        await d.CommitGroupAsync(run, [other, first], Ct);
 
         // When the same unit is staged and committed again by the next run
         await using var again = Create();
@@ -110,18 +67,23 @@ public sealed class IcebergDestinationTests : IDisposable
         var second = await StageAsync(again, rerun, "u1", Records("u1", 50), journal);
         var receipts = await again.CommitGroupAsync(rerun, [second], Ct);
 
-        // Then the table holds its records once, by an overwrite snapshot, and lists the unit once with the new run
+        // Then the table holds its records once (the other unit's kept as EXISTING entries), by an overwrite snapshot, for
+        // DuckDB over the live files and for icebird alike, and lists the unit once with the new run
         var (metadata, ids) = Read();
-        ids.Count.ShouldBe(50);
-        ids.Distinct().Count().ShouldBe(50);
+        ids.Count.ShouldBe(70);
+        ids.Distinct().Count().ShouldBe(70);
+        var location = IcebergReaders.CatalogLocation(Path.Combine(Warehouse, "catalog.db"), "ice_precip_15")!;
+        var icebird = await IcebergReaders.IcebirdAsync(Warehouse, "bronze/ice_precip_15", location);
+        icebird.Select(r => r.GetProperty("id").GetString()).Distinct().Count().ShouldBe(70);
+        icebird.Count.ShouldBe(70);
         var snapshots = metadata["snapshots"]!.AsArray();
         snapshots.Count.ShouldBe(2);
         snapshots[1]!["summary"]!["operation"]!.GetValue<string>().ShouldBe("overwrite");
         snapshots[1]!["summary"]!["deleted-records"]!.GetValue<string>().ShouldBe("50");
         receipts.Single().Token.ShouldBe(metadata["current-snapshot-id"]!.GetValue<long>().ToString(System.Globalization.CultureInfo.InvariantCulture));
         var listed = await again.ListCommittedAsync("ice", ["precip_15"], details: true, Ct).ToListAsync(Ct);
-        listed.Single().Key.ShouldBe("u1");
-        listed.Single().RunId.ShouldBe(rerun.RunId);
+        listed.Select(u => u.Key).Order().ShouldBe(["u0", "u1"]);
+        listed.Single(u => u.Key == "u1").RunId.ShouldBe(rerun.RunId);
 
         // And the first attempt's files are kept for the older snapshot (deleting them is refused), a never-committed file goes
         var old = first.Item2.Files[0].Path;
@@ -207,5 +169,141 @@ public sealed class IcebergDestinationTests : IDisposable
         error.Message.ShouldContain("'value'");
         error.Message.ShouldContain("long");
         error.Message.ShouldContain("u2");
+    }
+}
+
+/// <summary>Builds the Iceberg destination from a pipeline file and stages units through its writer, as the engine does.</summary>
+internal static class IcebergKit
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static IcebergDestination Create(string dir, string destination)
+    {
+        var yaml = $"""
+            name: ice
+            source:
+              type: noaa-cdo
+              base_url: http://127.0.0.1:9
+              token: t
+              dataset: PRECIP_15
+              stations: [COOP:010008]
+              datatypes: [QPCP]
+              start: 2010-01-01T00:00:00Z
+              end: 2010-02-01T00:00:00Z
+            destinations:
+              - type: iceberg
+                {destination}
+            """;
+        var spec = TestPipelines.Parse(yaml, Path.Combine(dir, "p.yaml"), _ => null);
+        return (IcebergDestination)new IcebergConnector().Create(spec.Destinations[0], new DestinationServices(spec, TimeProvider.System, TestPipelines.Connectors.Stores));
+    }
+
+    public static RunContext Run() => new(Guid.NewGuid(), "ice", DateTimeOffset.UtcNow);
+
+    public static WorkUnit Unit(string key) => new(key, "precip_15", "noaa-cdo", "noaa-cdo",
+        new TimeWindowBounds(new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2010, 1, 2, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2010, 1, 2, 0, 0, 0, TimeSpan.Zero), []),
+        UnitIdentity.Of(("test", "1")));
+
+    public static List<Record> Records(string key, int n, Func<int, string>? extra = null) => Enumerable.Range(0, n).Select(i =>
+    {
+        var ts = new DateTimeOffset(2010, 1, 1 + i % 3, i % 24, 0, 0, TimeSpan.Zero);
+        var json = $"{{\"id\":\"{key}-{i}\",\"value\":{i}{extra?.Invoke(i) ?? ""}}}";
+        return Record.FromUtf8(Encoding.UTF8.GetBytes(json), ts);
+    }).ToList();
+
+    public class Journal : IFileJournal
+    {
+        public ConcurrentBag<string> Paths { get; } = [];
+
+        public Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken)
+        {
+            foreach (var p in paths) Paths.Add(p);
+            return Task.CompletedTask;
+        }
+    }
+
+    public static async Task<(WorkUnit, Receipt)> StageAsync(IcebergDestination d, RunContext run, string key, List<Record> records, IFileJournal journal)
+    {
+        var unit = Unit(key);
+        await using var writer = await d.BeginAsync(run, unit, journal, Ct);
+        var body = Encoding.UTF8.GetBytes("[]");
+        await writer.WriteAsync(new FetchedPage(key, body, "test://", 200, DateTimeOffset.UtcNow, records), Ct);
+        return (unit, await writer.CompleteAsync(new UnitTotals(records.Count, 0, 1, body.Length), Ct));
+    }
+}
+
+/// <summary>An Iceberg warehouse on S3 (s3rver) through the project's blob store, with the SQLite catalog on local disk.</summary>
+public sealed class IcebergS3Tests(S3rverFixture s3) : IClassFixture<S3rverFixture>, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ingot-iceberg-s3-").FullName;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task CommitGroup_OnS3_TableVerifiesAndListsItsUnits()
+    {
+        // Given a warehouse under s3:// and two units committed as one snapshot
+        var root = s3.NewRoot("ice");
+        var o = s3.StoreOptions();
+        await using var d = IcebergKit.Create(_dir, $"warehouse: {root}\n    catalog: sqlite:///{_dir.TrimStart('/')}/catalog.db\n    endpoint: {o.Endpoint}\n    region: {o.Region}\n    path_style: true\n    access_key: {o.AccessKey}\n    secret_key: {o.SecretKey}\n    partition_by: [day(_event_ts)]");
+        var run = IcebergKit.Run();
+        await d.PrepareAsync(run, Ct);
+        var a = await IcebergKit.StageAsync(d, run, "s1", IcebergKit.Records("s1", 40), new IcebergKit.Journal());
+        var b = await IcebergKit.StageAsync(d, run, "s2", IcebergKit.Records("s2", 30), new IcebergKit.Journal());
+        var receipts = await d.CommitGroupAsync(run, [a, b], Ct);
+
+        // Then the data files, manifests and metadata are objects in the bucket, and verify finds every live file as listed
+        receipts.Select(r => r.Token).Distinct().Count().ShouldBe(1);
+        var report = await d.VerifyAsync("ice", [new DoneUnit("s1", "precip_15", 40), new DoneUnit("s2", "precip_15", 30)], Ct);
+        report.Problems.ShouldBeEmpty();
+        report.FilesChecked.ShouldBe(a.Item2.Files.Count + b.Item2.Files.Count);
+        var units = await d.ListCommittedAsync("ice", ["precip_15"], details: true, Ct).ToListAsync(Ct);
+        units.Select(u => u.Key).Order().ShouldBe(["s1", "s2"]);
+        units.Sum(u => u.Records).ShouldBe(70);
+    }
+}
+
+/// <summary>The SQL catalog on a real PostgreSQL (the JDBC/PyIceberg tables), with two writers racing on one table.</summary>
+public sealed class IcebergPostgresCatalogTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ingot-iceberg-pg-").FullName;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task CommitGroup_PostgresCatalog_RegistersTheTableAndMovesItsMetadataLocation()
+    {
+        // Given a PostgreSQL catalog (password in the connection string) and two writers creating one table at once
+        var connection = await pg.CreateDatabaseAsync("ice");
+        var destination = $"warehouse: {Path.Combine(_dir, "wh")}\n    catalog: \"{connection}\"";
+        await using var a = IcebergKit.Create(_dir, destination);
+        await using var b = IcebergKit.Create(_dir, destination);
+        var (ra, rb) = (IcebergKit.Run(), IcebergKit.Run());
+        await a.PrepareAsync(ra, Ct);
+        await b.PrepareAsync(rb, Ct);
+        var ua = await IcebergKit.StageAsync(a, ra, "a1", IcebergKit.Records("a1", 10), new IcebergKit.Journal());
+        var ub = await IcebergKit.StageAsync(b, rb, "b1", IcebergKit.Records("b1", 10), new IcebergKit.Journal());
+
+        // When both commit (the second finds the table created under it, or the first swap taken)
+        await Task.WhenAll(a.CommitGroupAsync(ra, [ua], Ct), b.CommitGroupAsync(rb, [ub], Ct));
+
+        // Then the catalog holds one table whose metadata names both units, with the previous location kept
+        var rows = await PostgresFixture.QueryAsync(connection, "SELECT metadata_location || '|' || coalesce(previous_metadata_location, '') || '|' || iceberg_type FROM iceberg_tables");
+        rows.Count.ShouldBe(1);
+        var parts = rows[0]!.Split('|');
+        parts[1].ShouldNotBeEmpty();
+        parts[2].ShouldBe("TABLE");
+        var units = await a.ListCommittedAsync("ice", ["precip_15"], details: false, Ct).Select(u => u.Key).ToListAsync(Ct);
+        units.Order().ShouldBe(["a1", "b1"]);
+        (await PostgresFixture.QueryAsync(connection, "SELECT property_value FROM iceberg_namespace_properties WHERE namespace = 'bronze' AND property_key = 'exists'")).ShouldBe(["true"]);
+        a.Where("ice").ShouldNotContain(PostgresFixture.SuperPassword);
     }
 }
