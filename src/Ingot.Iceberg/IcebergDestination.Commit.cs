@@ -127,7 +127,7 @@ internal sealed partial class IcebergDestination
             var list = Manifests.ReadList(await ReadAsync(metadata.Snapshot(current)!["manifest-list"]!.GetValue<string>(), cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidDataException($"iceberg table {table.Name}: the current snapshot's manifest list is missing"));
             // Unit keys this commit replaces (the group's own keys already in the table, and retired keys): their files go.
-            var held = UnitsOf(metadata);
+            var held = await UnitsAsync(metadata, cancellationToken).ConfigureAwait(false);
             var prefixes = units.Select(u => u.Unit.Key).Concat(replaced)
                 .Where(held.ContainsKey)
                 .Select(k => $"{k}-{held[k].Entry["attempt"]?.GetValue<string>()}-")

@@ -28,7 +28,7 @@ internal sealed partial class IcebergDestination
                 if (expected.Count > 0) problems.Add(new("missing", table.RelativeRoot, $"the catalog has no table {_spec.Namespace}.{table.Name}, but the state holds {expected.Count} landed unit(s) of stream {stream}"));
                 continue;
             }
-            var held = UnitsOf(metadata);
+            var held = await UnitsAsync(metadata, cancellationToken).ConfigureAwait(false);
             foreach (var unit in expected)
             {
                 if (!held.TryGetValue(unit.Key, out var h)) problems.Add(new("missing", table.RelativeRoot, $"unit {unit.Key} is done in the state but in no snapshot of the table"));

@@ -164,8 +164,14 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
         return new Writer(this, run, unit, journal, table);
     }
 
-    /// <summary>The units the table's snapshots hold (newest first along the main branch; a retired or repeated key counts once).</summary>
-    internal static Dictionary<string, (JsonObject Entry, Guid? RunId, long SnapshotId)> UnitsOf(TableMetadata metadata)
+    /// <summary>Table property: the file holding the unit records of expired snapshots whose files are still live (see expire-snapshots).</summary>
+    public const string CarriedUnitsProperty = "ingot.carried-units";
+
+    /// <summary>
+    /// The units the table holds: the snapshots' summaries newest first along the main branch (a retired or repeated key
+    /// counts once), then the records carried over from snapshots that expire-snapshots removed.
+    /// </summary>
+    internal async Task<Dictionary<string, (JsonObject Entry, Guid? RunId, long SnapshotId)>> UnitsAsync(TableMetadata metadata, CancellationToken cancellationToken)
     {
         var units = new Dictionary<string, (JsonObject, Guid?, long)>(StringComparer.Ordinal);
         var retired = new HashSet<string>(StringComparer.Ordinal);
@@ -183,7 +189,21 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
             if (summary[RetiredKey]?.GetValue<string>() is { } gone)
                 foreach (var key in JsonNode.Parse(gone)!.AsArray()) retired.Add(key!.GetValue<string>());
         }
+        foreach (var entry in await CarriedAsync(metadata, cancellationToken).ConfigureAwait(false))
+        {
+            var key = entry["key"]!.GetValue<string>();
+            if (!retired.Contains(key))
+                units.TryAdd(key, (entry, Guid.TryParse(entry["run-id"]?.GetValue<string>(), out var r) ? r : null, entry["snapshot-id"]?.GetValue<long>() ?? 0));
+        }
         return units;
+    }
+
+    private async Task<List<JsonObject>> CarriedAsync(TableMetadata metadata, CancellationToken cancellationToken)
+    {
+        if (!metadata.Properties.TryGetValue(CarriedUnitsProperty, out var uri)) return [];
+        var bytes = await ReadAsync(uri, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"the table's carried unit records {uri} are missing");
+        return JsonNode.Parse(bytes)!.AsArray().OfType<JsonObject>().ToList();
     }
 
     public async IAsyncEnumerable<LakeUnit> ListCommittedAsync(string pipeline, IReadOnlyCollection<string> streams, bool details, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -193,7 +213,7 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
             var table = TableFor(stream);
             var (_, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
             if (metadata is null) continue;
-            foreach (var (key, (entry, runId, _)) in UnitsOf(metadata))
+            foreach (var (key, (entry, runId, _)) in await UnitsAsync(metadata, cancellationToken).ConfigureAwait(false))
             {
                 yield return new LakeUnit(Name, key, entry["stream"]?.GetValue<string>() ?? stream, runId, entry["identity"]?.GetValue<string>(),
                     entry["bounds"]?.GetValue<string>(), entry["records"]?.GetValue<long>() ?? 0, [])
@@ -223,7 +243,7 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
         if (location is null) return [];
         if (_attempts.TryGetValue(table.Name, out var cached) && cached.Location == location) return cached.Attempts;
         var (now, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
-        var attempts = metadata is null ? [] : CommittedAttempts(metadata);
+        var attempts = metadata is null ? [] : await CommittedAttemptsAsync(metadata, cancellationToken).ConfigureAwait(false);
         if (now is not null) _attempts[table.Name] = (now, attempts);
         return attempts;
     }
@@ -240,8 +260,8 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
         return before < 0 ? null : name[(before + 1)..last];
     }
 
-    /// <summary>Every attempt any snapshot of the table committed (not only the main branch's: a file is kept while anything may read it).</summary>
-    private static HashSet<string> CommittedAttempts(TableMetadata metadata)
+    /// <summary>Every attempt any snapshot of the table committed (not only the main branch's: a file is kept while anything may read it), and the carried ones.</summary>
+    private async Task<HashSet<string>> CommittedAttemptsAsync(TableMetadata metadata, CancellationToken cancellationToken)
     {
         var set = new HashSet<string>(StringComparer.Ordinal);
         foreach (var snapshot in metadata.Snapshots)
@@ -250,6 +270,8 @@ internal sealed partial class IcebergDestination : IGroupCommitDestination, IVer
             foreach (var entry in JsonNode.Parse(text)!.AsArray().OfType<JsonObject>())
                 if (entry["attempt"]?.GetValue<string>() is { } a) set.Add(a);
         }
+        foreach (var entry in await CarriedAsync(metadata, cancellationToken).ConfigureAwait(false))
+            if (entry["attempt"]?.GetValue<string>() is { } a) set.Add(a);
         return set;
     }
 

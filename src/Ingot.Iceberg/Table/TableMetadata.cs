@@ -169,4 +169,32 @@ internal sealed class TableMetadata
         }
         return new TableMetadata(json);
     }
+
+    /// <summary>
+    /// The next version without <paramref name="expired"/> snapshots (their snapshot-log entries dropped with them),
+    /// with <paramref name="properties"/> set, and the previous file in the metadata log.
+    /// </summary>
+    public TableMetadata Expire(string previousLocation, IReadOnlySet<long> expired, IReadOnlyDictionary<string, string> properties, long nowMs)
+    {
+        var json = (JsonObject)_json.DeepClone();
+        var snapshots = new JsonArray();
+        foreach (var s in Snapshots.Where(s => !expired.Contains(s["snapshot-id"]!.GetValue<long>()))) snapshots.Add(s.DeepClone());
+        json["snapshots"] = snapshots;
+        var log = new JsonArray();
+        foreach (var e in (_json["snapshot-log"] as JsonArray ?? []).OfType<JsonObject>().Where(e => !expired.Contains(e["snapshot-id"]!.GetValue<long>())))
+            log.Add(e.DeepClone());
+        json["snapshot-log"] = log;
+        var props = json["properties"] as JsonObject ?? [];
+        foreach (var (k, v) in properties) props[k] = v;
+        json["properties"] = props;
+        var ts = Math.Max(nowMs, LastUpdatedMs);
+        var metadataLog = json["metadata-log"] as JsonArray ?? [];
+        metadataLog.Add(new JsonObject { ["timestamp-ms"] = LastUpdatedMs, ["metadata-file"] = previousLocation });
+        json["metadata-log"] = metadataLog;
+        json["last-updated-ms"] = ts;
+        return new TableMetadata(json);
+    }
+
+    /// <summary>The metadata files this version's log still names.</summary>
+    public IEnumerable<string> MetadataLog => (_json["metadata-log"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["metadata-file"]!.GetValue<string>());
 }
