@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json.Nodes;
 using Ingot.Destinations;
 using Ingot.DuckDb;
 using Ingot.DuckDb.Native;
@@ -231,9 +230,8 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
 
     private static FileStats Statistics(DuckDbConnection connection, string file, IcebergSchema schema)
     {
-        using var session = new StatsQuery(connection);
         var literal = DuckDbSession.Literal(file);
-        var rows = session.Rows(
+        var rows = Rows(connection, 
             $"SELECT row_group_id, row_group_num_rows, path_in_schema, num_values, stats_min_value, stats_max_value, stats_null_count, total_compressed_size, " +
             $"coalesce(dictionary_page_offset, data_page_offset) AS start FROM parquet_metadata({literal}) ORDER BY row_group_id, column_id");
         var sizes = new Dictionary<int, long>();
@@ -314,23 +312,18 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
         _ => 0,
     };
 
-    /// <summary>Rows of a query on a staging connection (long, double, bool or string values).</summary>
-    private sealed class StatsQuery(DuckDbConnection connection) : IDisposable
+    /// <summary>Rows of a query on the staging connection (long, double, bool or string values).</summary>
+    private static List<object?[]> Rows(DuckDbConnection connection, string sql)
     {
-        public List<object?[]> Rows(string sql)
+        using var result = connection.Query(sql);
+        var list = new List<object?[]>();
+        for (long r = 0; r < result.RowCount; r++)
         {
-            using var result = connection.Query(sql);
-            var list = new List<object?[]>();
-            for (long r = 0; r < result.RowCount; r++)
-            {
-                var row = new object?[result.ColumnCount];
-                for (var c = 0; c < row.Length; c++) row[c] = result.GetValue(c, r);
-                list.Add(row);
-            }
-            return list;
+            var row = new object?[result.ColumnCount];
+            for (var c = 0; c < row.Length; c++) row[c] = result.GetValue(c, r);
+            list.Add(row);
         }
-
-        public void Dispose() { }
+        return list;
     }
 }
 
@@ -356,7 +349,4 @@ internal static class Locations
             return Relative(store, "file://" + uri["file:".Length..]);
         return null;
     }
-
-    /// <summary>A record of the table's unit entries as a JSON node (for a snapshot summary value).</summary>
-    public static string Compact(JsonNode node) => node.ToJsonString();
 }
