@@ -2,6 +2,7 @@
 # Installs what Ingot's tests need into ./.tools (ignored by git). Idempotent; safe offline once done.
 # Called by scripts/test.sh (so .ci/run); never needs a human step.
 #   .tools/node/node_modules/s3rver      S3-protocol server for the S3 tests (with --tests)
+#   .tools/node/node_modules/icebird     independent Iceberg reader for the Iceberg tests (with --tests)
 #   PostgreSQL server binaries (apt, only where missing) for the PostgreSQL tests (with --tests)
 # DuckDB's native library is not here: it comes with the DuckDB.NET.Bindings.Full NuGet package at restore.
 set -euo pipefail
@@ -14,6 +15,11 @@ if [ "${1:-}" = "--tests" ]; then
     echo "bootstrap: installing s3rver" >&2
     mkdir -p "$tools/node"
     (cd "$tools/node" && npm install --silent --no-audit --no-fund s3rver@3.7.1 >/dev/null 2>&1)
+  fi
+  if [ ! -f "$tools/node/node_modules/icebird/package.json" ]; then
+    echo "bootstrap: installing icebird" >&2
+    mkdir -p "$tools/node"
+    (cd "$tools/node" && npm install --silent --no-audit --no-fund icebird@0.3.1 >/dev/null 2>&1)
   fi
 fi
 

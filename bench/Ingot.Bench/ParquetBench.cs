@@ -158,10 +158,16 @@ internal static class ParquetBench
         var run = new RunContext(Guid.NewGuid(), "bench", TimeProvider.System.GetUtcNow());
         await destination.PrepareAsync(run, CancellationToken.None);
         var journal = new NullJournal();
+        await FeedAsync(input, chunkSize, chunk => LandAsync(destination, run, chunk, journal));
+    }
 
-        // Read the next chunks while earlier ones land: the source side keeps each record as its UTF-8 line (in pooled
-        // 1 MB arenas, returned when the chunk has landed) plus its event time, as a file connector does; landing runs
-        // on as many landers as the engine uses.
+    /// <summary>
+    /// Reads the next chunks while earlier ones land: the source side keeps each record as its UTF-8 line (in pooled
+    /// 1 MB arenas, returned when the chunk has landed) plus its event time, as a file connector does; landing runs
+    /// on as many landers as the engine uses.
+    /// </summary>
+    internal static async Task FeedAsync(string input, int chunkSize, Func<ChunkData, Task> land)
+    {
         var channel = Channel.CreateBounded<(ChunkData Chunk, List<byte[]> Arenas)>(new BoundedChannelOptions(1) { SingleReader = false, SingleWriter = true });
         var producer = Task.Run(async () =>
         {
@@ -197,7 +203,7 @@ internal static class ParquetBench
         {
             await foreach (var (chunk, arenas) in channel.Reader.ReadAllAsync())
             {
-                await LandAsync(destination, run, chunk, journal);
+                await land(chunk);
                 foreach (var used in arenas) System.Buffers.ArrayPool<byte>.Shared.Return(used);
             }
         })).ToArray();
@@ -270,7 +276,7 @@ internal static class ParquetBench
     }
 
     /// <summary>A unit of the bench's stream with its one page, as a source hands it to the engine.</summary>
-    private sealed record ChunkData(WorkUnit Unit, FetchedPage Page);
+    internal sealed record ChunkData(WorkUnit Unit, FetchedPage Page);
 
     private static ChunkData ToChunk(int index, List<Record> records)
     {
@@ -281,20 +287,20 @@ internal static class ParquetBench
     }
 
     /// <summary>Lands a unit the way the engine's landers do: begin, write its page, complete.</summary>
-    private static async Task LandAsync(IDestination destination, RunContext run, ChunkData chunk, IFileJournal journal)
+    internal static async Task<Receipt> LandAsync(IDestination destination, RunContext run, ChunkData chunk, IFileJournal journal)
     {
         await using var writer = await destination.BeginAsync(run, chunk.Unit, journal, CancellationToken.None);
         await writer.WriteAsync(chunk.Page, CancellationToken.None);
-        await writer.CompleteAsync(new UnitTotals(chunk.Page.Records.Count, 0, 1, 0), CancellationToken.None);
+        return await writer.CompleteAsync(new UnitTotals(chunk.Page.Records.Count, 0, 1, 0), CancellationToken.None);
     }
 
-    private sealed class NullJournal : IFileJournal
+    internal sealed class NullJournal : IFileJournal
     {
         public Task WillWriteAsync(string destination, IReadOnlyList<string> paths, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>NOAA-like PRECIP_15 rows: station, date, datatype, attributes, value.</summary>
-    private static void Generate(string file, long rows)
+    internal static void Generate(string file, long rows)
     {
         var random = new Random(42);
         var stations = Enumerable.Range(0, 500).Select(i => $"COOP:{310000 + i * 37:D6}").ToArray();
@@ -335,7 +341,7 @@ internal static class ParquetBench
         return -1;
     }
 
-    private static string? Option(string[] args, string name)
+    internal static string? Option(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

@@ -10,11 +10,12 @@ namespace Ingot.Cli;
 /// <summary>The composition root: the connectors this build knows, the state store, and the built-in simulators.</summary>
 internal static class Composition
 {
-    /// <summary>Core's connectors, Parquet (DuckDB) and the S3 store: the one place a connector assembly is registered.</summary>
+    /// <summary>Core's connectors, Parquet (DuckDB), Iceberg and the S3 store: the one place a connector assembly is registered.</summary>
     public static ConnectorRegistry Registry { get; } = ConnectorRegistry.Core
         .With(new DuckDb.Parquet.ParquetConnector())
         .With(new Postgres.Destination.PostgresDestinationConnector())
         .With(new Postgres.Source.PostgresSourceConnector())
+        .With(new Iceberg.IcebergConnector())
         .With(new Ingot.S3.S3BlobStoreOpener());
 
     public static IStateStore OpenState(IngotSettings settings, TimeProvider time)

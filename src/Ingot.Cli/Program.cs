@@ -30,6 +30,7 @@ namespace Ingot.Cli
             root.Subcommands.Add(StateCommand.Build(io));
             root.Subcommands.Add(TuneCommand.Build(io));
             root.Subcommands.Add(SimCommand.Build(io));
+            root.Subcommands.Add(IcebergCommand.Build(io));
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {

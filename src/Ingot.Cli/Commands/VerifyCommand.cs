@@ -98,12 +98,21 @@ internal static class VerifyCommand
                     }
                 }
             }
+            var ownChecks = 0;
+            // Table formats check themselves: every live file of the current snapshot, and the state's units against the table's record.
+            foreach (var d in destinations.OfType<IVerifiableDestination>())
+            {
+                var done = chunks.Values.Where(c => c.Status == State.ChunkStatus.Done).Select(c => new DoneUnit(c.Key, c.Stream, c.Records)).ToList();
+                var report = await d.VerifyAsync(spec.Name, done, ct).ConfigureAwait(false);
+                foreach (var p in report.Problems) problems.Add((p.Kind, ((IDestination)d).Name, p.Path, p.Detail));
+                ownChecks += report.FilesChecked;
+            }
             if (parse.GetValue(json))
             {
                 await io.Out.WriteLineAsync(JsonSerializer.Serialize(new
                 {
                     pipeline = spec.Name,
-                    files_checked = checkedFiles.Count,
+                    files_checked = checkedFiles.Count + ownChecks,
                     units_counted = unitsCounted,
                     problems = problems.Select(p => new { kind = p.Kind, destination = p.Destination, path = p.Path, detail = p.Detail }),
                 })).ConfigureAwait(false);
@@ -111,7 +120,7 @@ internal static class VerifyCommand
             else
             {
                 foreach (var p in problems) await io.Out.WriteLineAsync($"{p.Kind}: {p.Destination} {p.Path} ({p.Detail})").ConfigureAwait(false);
-                await io.Out.WriteLineAsync($"{checkedFiles.Count} files checked, {(unitsCounted > 0 ? $"{unitsCounted} units' rows counted, " : "")}{problems.Count} problems").ConfigureAwait(false);
+                await io.Out.WriteLineAsync($"{checkedFiles.Count + ownChecks} files checked, {(unitsCounted > 0 ? $"{unitsCounted} units' rows counted, " : "")}{problems.Count} problems").ConfigureAwait(false);
             }
             return problems.Count == 0 ? 0 : 1;
         }));

@@ -93,29 +93,15 @@ internal sealed partial class ParquetDestination
 
     private sealed class Writer(ParquetDestination owner, RunContext run, WorkUnit unit, IFileJournal journal) : IUnitWriter
     {
-        private readonly List<Record> _records = [];
         private readonly List<LandedFile> _landed = [];
         private readonly Dictionary<string, int> _next = new(StringComparer.Ordinal);
-        private long _bytes;
+        private PartBuffer? _part;
 
-        public async Task WriteAsync(FetchedPage page, CancellationToken cancellationToken)
-        {
-            foreach (var r in page.Records)
-            {
-                _records.Add(r);
-                _bytes += r.TryGetUtf8(out var utf8) ? utf8.Length : 256;
-            }
-            if (_records.Count >= PartRecords || _bytes >= PartBytes) await FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
+        private PartBuffer Part => _part ??= new PartBuffer(async (part, ct) => _landed.AddRange(await owner.LandPartAsync(run, unit, part, _next, journal, ct).ConfigureAwait(false)));
 
-        private async Task FlushAsync(CancellationToken cancellationToken)
-        {
-            if (_records.Count == 0) return;
-            var part = _records.ToArray();
-            _records.Clear();
-            _bytes = 0;
-            _landed.AddRange(await owner.LandPartAsync(run, unit, part, _next, journal, cancellationToken).ConfigureAwait(false));
-        }
+        public Task WriteAsync(FetchedPage page, CancellationToken cancellationToken) => Part.AddAsync(page, cancellationToken);
+
+        private Task FlushAsync(CancellationToken cancellationToken) => Part.FlushAsync(cancellationToken);
 
         public async Task<Receipt> CompleteAsync(UnitTotals totals, CancellationToken cancellationToken)
         {

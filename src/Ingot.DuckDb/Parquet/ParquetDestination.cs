@@ -34,7 +34,7 @@ internal sealed partial class ParquetDestination : IDestination
     public const string LoadTypePartition = "load_type";
     public const string EventDatePartition = "event_date";
 
-    private const string FileColumn = "__ingot_file";
+    private const string FileColumn = BronzeStaging.FileColumn;
     private const int MaxPartitionValueLength = 120;
     private static readonly JsonSerializerOptions JsonText = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -97,39 +97,33 @@ internal sealed partial class ParquetDestination : IDestination
         CheckColumnNames(chunk, rows.Names);
         var types = await ReconcileSchemaAsync(run, chunk, rows.Names, rows.Types, cancellationToken).ConfigureAwait(false);
 
-        var staged = await Task.Run(() => Stage(run, chunk, records, rows, types, next, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var files = PlanFiles(run, chunk, records, rows, next);
+        var staged = await Task.Run(() => BronzeStaging.Stage(_database, run, chunk, records, rows, types, files.Select(f => f.Rows).ToList(), cancellationToken), cancellationToken).ConfigureAwait(false);
         using var stagedScope = staged;
         var connection = staged.Connection;
-        var landed = new List<LandedFile>(staged.Files.Count);
+        var landed = new List<LandedFile>(files.Count);
         // One COPY writes every file of the chunk (partitioned by file ordinal) into a scratch folder under _tmp/, with
         // an extension no `**/*.parquet` reader matches; each file then appears under its final name by an atomic move
         // (or one PUT on S3).
         var scratchRoot = _store.LocalScratchFor($"{_pipeline}/{chunk.Stream}/_tmp/{Guid.NewGuid():N}/x.parquet");
         try
         {
-            await journal.WillWriteAsync(Name, staged.Files.Select(f => f.Path).ToList(), cancellationToken).ConfigureAwait(false);
+            await journal.WillWriteAsync(Name, files.Select(f => f.Path).ToList(), cancellationToken).ConfigureAwait(false);
             // A chunk of one file (the usual case) skips the partitioned writer: one plain COPY to one scratch file.
-            var single = staged.Files.Count == 1;
+            var single = files.Count == 1;
             if (single) Directory.CreateDirectory(Path.Combine(scratchRoot, $"{FileColumn}=0"));
             var copy = single
                 ? $"COPY ({staged.SelectFields()}) TO {DuckDbSession.Literal(Path.Combine(scratchRoot, $"{FileColumn}=0", "data.parquet_tmp"))} ({CopyOptions})"
                 : $"COPY ({staged.SelectAll()}) TO {DuckDbSession.Literal(scratchRoot)} ({CopyOptions}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')";
             await Task.Run(() => connection.Execute(copy), cancellationToken).ConfigureAwait(false);
-            foreach (var file in staged.Files)
+            foreach (var file in files)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var written = Directory.GetFiles(Path.Combine(scratchRoot, $"{FileColumn}={file.Ordinal.ToString(CultureInfo.InvariantCulture)}"), "*.parquet_tmp");
                 if (written.Length != 1)
                     throw new InvalidDataException($"chunk '{chunk.Key}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
                 var scratch = written[0];
-                string sha256;
-                long bytes;
-                var fs = new FileStream(scratch, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                await using (fs.ConfigureAwait(false))
-                {
-                    bytes = fs.Length;
-                    sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, cancellationToken).ConfigureAwait(false));
-                }
+                var (sha256, bytes) = await PartBuffer.HashFileAsync(scratch, cancellationToken).ConfigureAwait(false);
                 await _store.PutFileAsync(file.Path, scratch, cancellationToken).ConfigureAwait(false);
                 landed.Add(new LandedFile(Name, file.Path, sha256, bytes));
             }
@@ -158,8 +152,8 @@ internal sealed partial class ParquetDestination : IDestination
 
     // ---- columns and schema ----------------------------------------------------------------------------------
 
-/// <summary>Field names must not take a metadata column's name, nor differ from another only in case.</summary>
-    private static void CheckColumnNames(WorkUnit chunk, List<string> names)
+    /// <summary>Field names must not take a metadata column's name, nor differ from another only in case.</summary>
+    internal static void CheckColumnNames(WorkUnit chunk, List<string> names)
     {
         // DuckDB (like most engines reading Parquet) matches column names case-insensitively.
         var folded = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -204,191 +198,7 @@ internal sealed partial class ParquetDestination : IDestination
         }
     }
 
-    // ---- staging ------------------------------------------------------------------------------------------------
-
     private sealed record PlannedFile(int Ordinal, string Path, int N, List<int> Rows);
-
-    /// <summary>A chunk's rows registered with a connection as a one-shot view over an Arrow batch, until the COPY has run.</summary>
-    private sealed class Staged(DuckDbConnection connection, string view, ArrowBatch batch, List<PlannedFile> files, string selectList) : IDisposable
-    {
-        public DuckDbConnection Connection { get; } = connection;
-        public List<PlannedFile> Files { get; } = files;
-        public string SelectAll() => $"SELECT {FileColumn}, {selectList} FROM {view}";
-        public string SelectFields() => $"SELECT {selectList} FROM {view}";
-
-        public void Dispose()
-        {
-            try { Connection.Execute($"DROP VIEW IF EXISTS {view}"); }
-            catch (DuckDbException) { /* the connection closes next; a temporary view dies with it */ }
-            batch.Dispose();
-            Connection.Dispose();
-        }
-    }
-
-    private Staged Stage(RunContext run, WorkUnit chunk, Record[] records, RowTable rows, ColumnType[] types, Dictionary<string, int> next, CancellationToken cancellationToken)
-    {
-        var names = rows.Names;
-        var files = PlanFiles(run, chunk, records, rows, next);
-
-        var select = new StringBuilder();
-        for (var i = 0; i < names.Count; i++)
-        {
-            var id = DuckDbSession.Identifier(names[i]);
-            // Lists travel as JSON text and become LISTs in the COPY.
-            select.Append(types[i] switch
-            {
-                ColumnType.VarcharList or ColumnType.EmptyList => $"CAST(from_json({id}, '[\"VARCHAR\"]') AS VARCHAR[]) AS {id}",
-                ColumnType.DoubleList => $"CAST(from_json({id}, '[\"DOUBLE\"]') AS DOUBLE[]) AS {id}",
-                _ => id,
-            }).Append(", ");
-        }
-        var ingestedAt = run.IngestedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00";
-        // The run's constants are one-value ENUMs: Parquet gets the same UTF-8 string column (dictionary-encoded), but DuckDB
-        // writes it without hashing every row's value into a dictionary — a third of the write time for a narrow record.
-        select.Append(CultureInfo.InvariantCulture,
-            $"{Constant(run.RunId.ToString())} AS {MetadataColumns.IngestionId}, " +
-            $"TIMESTAMPTZ {DuckDbSession.Literal(ingestedAt)} AS {MetadataColumns.IngestedAt}, " +
-            $"{Constant(chunk.SourceSystem)} AS {MetadataColumns.SourceSystem}, " +
-            $"{Constant(chunk.Stream)} AS {MetadataColumns.Stream}, " +
-            $"{Constant(chunk.Key)} AS {MetadataColumns.ChunkKey}, " +
-            $"{MetadataColumns.RecordHash}, " +
-            $"{MetadataColumns.EventTs}");
-
-        var batch = BuildBatch(records, rows, files, types, cancellationToken);
-        var connection = _database.Connect();
-        var view = $"ingot_stage_{Guid.NewGuid():N}";
-        try
-        {
-            connection.Execute("SET TimeZone='UTC'");
-            batch.Register(connection, view);
-            return new Staged(connection, view, batch, files, select.ToString());
-        }
-        catch
-        {
-            batch.Dispose();
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private static string Constant(string value) => $"CAST({DuckDbSession.Literal(value)} AS ENUM({DuckDbSession.Literal(value)}))";
-
-    /// <summary>
-    /// The chunk's rows as one Arrow batch, file by file: the file ordinal, the fields (typed as the stream's schema
-    /// says, lists as JSON text), the record hash and the event time (microseconds, UTC).
-    /// </summary>
-    private static ArrowBatch BuildBatch(Record[] records, RowTable rows, List<PlannedFile> files, ColumnType[] types, CancellationToken cancellationToken)
-    {
-        var order = new int[rows.RowCount];
-        var n = 0;
-        // DuckDB's scan of a single Arrow array hands the COPY the columns it projects by position, so the batch holds
-        // exactly the columns the COPY reads, in its order: the file ordinal only when the chunk spans several files.
-        var multiFile = files.Count > 1;
-        var first = multiFile ? 1 : 0;
-        var batch = new ArrowBatch(order.Length, rows.ColumnCount + 2 + first);
-        try
-        {
-            var ordinals = multiFile ? batch.AddFixed<int>(FileColumn, "i") : default;
-            foreach (var file in files)
-            {
-                foreach (var r in file.Rows)
-                {
-                    if (multiFile) ordinals[n] = file.Ordinal;
-                    order[n++] = r;
-                }
-            }
-            var scratch = new byte[256];
-            for (var c = 0; c < rows.ColumnCount; c++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                AddColumn(batch, c + first, rows, c, types[c], order, ref scratch);
-            }
-            var hashes = batch.AddUtf8(MetadataColumns.RecordHash, (long)order.Length * RowTable.HashLength);
-            foreach (var r in order) hashes.Append(rows.Hashes.AsSpan(r * RowTable.HashLength, RowTable.HashLength));
-            var eventColumn = rows.ColumnCount + 1 + first;
-            var events = batch.AddFixed<long>(MetadataColumns.EventTs, "tsu:UTC");
-            for (var i = 0; i < order.Length; i++)
-            {
-                if (records[order[i]].EventTs is { } ts) events[i] = (ts.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
-                else batch.SetNull(eventColumn, i);
-            }
-            return batch;
-        }
-        catch
-        {
-            batch.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>One field column; values convert as <see cref="ColumnTypes"/> describes for the column's type.</summary>
-    private static void AddColumn(ArrowBatch batch, int target, RowTable rows, int column, ColumnType type, int[] order, ref byte[] scratch)
-    {
-        var name = rows.Names[column];
-        switch (type)
-        {
-            case ColumnType.BigInt:
-                AddNumbers(batch, target, rows, column, type, order, "l", RowTable.ParseInt64);
-                break;
-            case ColumnType.Double:
-                AddNumbers(batch, target, rows, column, type, order, "g", RowTable.ParseDouble);
-                break;
-            case ColumnType.Boolean:
-                batch.AddBoolean(name, i =>
-                {
-                    var cell = rows.CellAt(order[i], column);
-                    return cell.Kind switch
-                    {
-                        CellKind.Missing or CellKind.Null => null,
-                        CellKind.True => true,
-                        CellKind.False => false,
-                        _ => throw Misfit(rows, order[i], column, cell, type),
-                    };
-                });
-                break;
-            default:
-            {
-                long bytes = 0;
-                foreach (var r in order) bytes += rows.CellAt(r, column).Length;
-                var values = batch.AddUtf8(name, bytes);
-                foreach (var r in order)
-                {
-                    var cell = rows.CellAt(r, column);
-                    switch (cell.Kind)
-                    {
-                        case CellKind.Missing or CellKind.Null:
-                            values.AppendNull();
-                            break;
-                        case CellKind.String or CellKind.EscapedString:
-                            values.Append(rows.StringValue(r, cell, ref scratch));
-                            break;
-                        default:
-                            values.Append(rows.JsonText(r, cell, ref scratch));
-                            break;
-                    }
-                }
-                break;
-            }
-        }
-    }
-
-    private delegate T NumberParser<T>(ReadOnlySpan<byte> number);
-
-    private static void AddNumbers<T>(ArrowBatch batch, int target, RowTable rows, int column, ColumnType type, int[] order, string format, NumberParser<T> parse)
-        where T : unmanaged
-    {
-        var values = batch.AddFixed<T>(rows.Names[column], format);
-        for (var i = 0; i < order.Length; i++)
-        {
-            var cell = rows.CellAt(order[i], column);
-            if (cell.Kind is CellKind.Missing or CellKind.Null) batch.SetNull(target, i);
-            else if (cell.Kind == CellKind.Number) values[i] = parse(rows.Bytes(order[i], cell));
-            else throw Misfit(rows, order[i], column, cell, type);
-        }
-    }
-
-    private static InvalidDataException Misfit(RowTable rows, int row, int column, Cell cell, ColumnType type) =>
-        new($"record {row + 1}: field '{rows.Names[column]}' holds {cell.Kind}, which does not fit the column's type {type.Sql()}");
 
     // ---- partitions and files ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ internal static class TestPipelines
         .With(new Ingot.DuckDb.Parquet.ParquetConnector())
         .With(new Ingot.Postgres.Destination.PostgresDestinationConnector())
         .With(new Ingot.Postgres.Source.PostgresSourceConnector())
+        .With(new Ingot.Iceberg.IcebergConnector())
         .With(new Ingot.S3.S3BlobStoreOpener());
 
     public static PipelineSpec Parse(string yaml, string file, Func<string, string?> environment) => PipelineLoader.Parse(yaml, file, environment, Connectors);
