@@ -19,7 +19,7 @@ public sealed class EngineV2Tests
     private static string Knmi(SimulatorHost sim, string[] parameters) =>
         KnmiArchive.Pipeline("knmi-v2", sim.BaseUrl, Key, Daily, Stations, parameters, "2000-01-02T00:00:00Z", "2001-01-02T00:00:00Z", "P1D", 400, destinations: Both);
 
-    private static long ParquetRows(string lake, string pipeline, string sql = "count(*)")
+    internal static long ParquetRows(string lake, string pipeline, string sql = "count(*)")
     {
         using var db = DuckDbSession.Open();
         var glob = DuckDbSession.Literal(Path.Combine(lake, pipeline, "**", "*.parquet"));
