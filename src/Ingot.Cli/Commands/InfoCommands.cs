@@ -12,6 +12,9 @@ namespace Ingot.Cli.Commands;
 
 internal static class PlanCommand
 {
+    /// <summary>Text cut to <paramref name="width"/> characters (an ellipsis marks the cut), for the plan's columns.</summary>
+    private static string Fit(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "…";
+
     public static Command Build(CliIo io)
     {
         var pipeline = Common.PipelineArgument();
@@ -23,9 +26,12 @@ internal static class PlanCommand
         var command = new Command("plan", "print units of work, requests, data points, quota days and ETA; makes no data request") { pipeline, from, to, streams, latency, json };
         command.SetAction((parse, _) => Common.Guard(io, async () =>
         {
-            var (settings, spec) = Common.Load(parse.GetValue(pipeline)!);
+            var (settings, configured) = Common.Load(parse.GetValue(pipeline)!);
             var time = TimeProvider.System;
             var options = new RunOptions(Common.Instant(parse.GetValue(from), "--from"), Common.Instant(parse.GetValue(to), "--to"), Streams: Common.Streams(parse.GetValue(streams)));
+            // base_url: simulator plans as run would (the simulator answers nothing here: planning sends no data request).
+            var (spec, simulator) = await Composition.WithBuiltinSimulatorAsync(configured, io.Cancellation).ConfigureAwait(false);
+            await using var simulatorScope = simulator;
             Common.CheckRange(options.From, options.To);
             // Read-only: an absent state store is not created; the plan is then made against an empty one in memory.
             await using var state = Common.OpenExistingState(settings, time);
@@ -67,15 +73,21 @@ internal static class PlanCommand
             foreach (var c in chunks.Take(200))
             {
                 var st = known.GetValueOrDefault(c.Key)?.Status.ToString().ToLowerInvariant() ?? "pending";
-                await io.Out.WriteLineAsync(c.Window is { } w
-                    ? $"{c.Key,-60} {w.From:yyyy-MM-ddTHH:mm}Z {w.To:yyyy-MM-ddTHH:mm}Z {c.DataPoints,10:N0}  {st}"
-                    : $"{c.Key,-60} {c.Stream,-41} {"",10}  {st}").ConfigureAwait(false);
+                // From / to: a time window's bounds, a cursor range's (after … up to), or a file's path.
+                var span = c.Bounds switch
+                {
+                    TimeWindowBounds w => $"{w.From:yyyy-MM-ddTHH:mm}Z {w.To:yyyy-MM-ddTHH:mm}Z",
+                    CursorBounds cb => $"{Fit(cb.After ?? "(start)", 20),-20} {Fit(cb.UpTo ?? "(now)", 20),-20}",
+                    FileBounds fb => $"{Fit(fb.Path, 41),-41}",
+                    _ => $"{"",-41}",
+                };
+                await io.Out.WriteLineAsync($"{c.Key,-60} {span} {(c.Window is null ? "" : c.DataPoints.ToString("N0", CultureInfo.InvariantCulture)),10}  {st}").ConfigureAwait(false);
             }
             if (chunks.Count > 200) await io.Out.WriteLineAsync($"… {chunks.Count - 200} more chunks").ConfigureAwait(false);
             await io.Out.WriteLineAsync($"""
 
                 pipeline      {spec.Name}
-                range         {f:yyyy-MM-ddTHH:mm:ss}Z .. {t:yyyy-MM-ddTHH:mm:ss}Z
+                range         {(f is null && t is null ? "(no time windows: cursor or file units, see streams)" : $"{f:yyyy-MM-ddTHH:mm:ss}Z .. {t:yyyy-MM-ddTHH:mm:ss}Z")}
                 streams       {string.Join(", ", plan.Streams.Select(p => $"{p.Stream} ({(p.LoadType == LoadType.Full ? "full" : "incremental")}{(p.LowerBound is null ? "" : " from " + p.LowerBound)})"))}
                 chunks        {chunks.Count:N0} ({done:N0} done, {chunks.Count - done:N0} to do)
                 requests      {requests:N0} ({todoRequests:N0} to do; more if the server splits)

@@ -36,6 +36,27 @@ public sealed class CliCommandTests
     }
 
     [Fact]
+    public async Task Plan_RestPipelineOnTheBuiltInSimulator_ShowsEachStreamsCursorRangeAndNoTimeRange()
+    {
+        // Given the shipped REST pipeline (base_url: simulator), never run
+        using var ws = new Workspace();
+        var repo = Infrastructure.S3rverFixture.FindRepoRoot();
+        var pipeline = ws.Write("shop.yaml", File.ReadAllText(Path.Combine(repo, "pipelines", "shop-rest.yaml")));
+
+        // When it is planned
+        var plan = await IngotProcess.RunAsync(ws.Dir, null, "plan", pipeline);
+
+        // Then each stream is one full-load unit from the start to now, and no time range is claimed
+        plan.ExitCode.ShouldBe(0, plan.Stderr);
+        var lines = plan.Stdout.Split('\n');
+        lines.ShouldContain(l => l.StartsWith("payments_full_", StringComparison.Ordinal) && l.Contains("(start)", StringComparison.Ordinal) && l.TrimEnd().EndsWith("pending", StringComparison.Ordinal));
+        lines.ShouldContain(l => l.StartsWith("shipments_full_", StringComparison.Ordinal));
+        plan.Stdout.ShouldContain("range         (no time windows: cursor or file units, see streams)");
+        plan.Stdout.ShouldContain("payments (full)");
+        Directory.Exists(ws.Home).ShouldBeFalse(); // read-only: no state created
+    }
+
+    [Fact]
     public async Task Status_AfterARun_ShowsWatermarkAndDoneChunks()
     {
         await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key }, TestContext.Current.CancellationToken);
