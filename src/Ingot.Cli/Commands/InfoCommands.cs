@@ -101,14 +101,6 @@ internal static class PlanCommand
     }
 }
 
-internal sealed class NullHttpObserver : IHttpObserver
-{
-    public static readonly NullHttpObserver Instance = new();
-    public void OnAttempt(string chunkKey, int attempt) { }
-    public void OnRetry(string chunkKey, int attempt, int? status, string reason, TimeSpan wait) { }
-    public void OnCircuitOpen(TimeSpan pause, string reason) { }
-}
-
 internal static class ValidateCommand
 {
     public static Command Build(CliIo io)
