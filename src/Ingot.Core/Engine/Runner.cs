@@ -236,7 +236,7 @@ public sealed class Runner(
         var landing = Channel.CreateBounded<UnitFlow>(new BoundedChannelOptions(fetchers));
         var fetchTasks = Enumerable.Range(0, fetchers).Select(_ => Task.Run(async () =>
         {
-            while (!halt.IsCancellationRequested && queue.Reader.TryRead(out var unit))
+            while (!halt.IsCancellationRequested && !_quotaStop && queue.Reader.TryRead(out var unit))
             {
                 // A stream stopped by identical permanent failures spends no further request; its units stay pending.
                 if (_stoppedStreams.ContainsKey(unit.Stream)) continue;
@@ -400,6 +400,7 @@ public sealed class Runner(
     }
 
     private string? _quotaMessage;
+    private volatile bool _quotaStop;
     private Exception? _engineError;
     private CursorCheckpoints _cursors = new([], _ => false);
     private IReadOnlyDictionary<string, ChunkState> _known = new Dictionary<string, ChunkState>();
@@ -463,8 +464,10 @@ public sealed class Runner(
         {
             if (e is QuotaExhaustedException q)
             {
+                // Our own daily quota is spent: take no further unit, but let the requests already reserved against it
+                // finish and land — they are paid for, and cancelling them would spend quota for nothing.
                 _quotaMessage ??= q.Message;
-                await halt.CancelAsync().ConfigureAwait(false);
+                _quotaStop = true;
             }
             else if (e is HttpFailure { Kind: FailureKind.QuotaExhausted } f)
             {
