@@ -44,9 +44,9 @@ internal static class IcebergBench
             }
             var ratios = parquet.Zip(iceberg, (p, i) => p / i).ToList();
             Console.WriteLine();
-            Console.WriteLine($"parquet seconds  min {parquet.Min():N2}  median {Median(parquet):N2}  max {parquet.Max():N2}");
-            Console.WriteLine($"iceberg seconds  min {iceberg.Min():N2}  median {Median(iceberg):N2}  max {iceberg.Max():N2}");
-            Console.WriteLine($"iceberg/parquet throughput (per pass)  min {ratios.Min():N2}x  median {Median(ratios):N2}x  max {ratios.Max():N2}x  (goal >= 0.90)");
+            Console.WriteLine($"parquet seconds  min {parquet.Min():N2}  median {Stats.Median(parquet):N2}  max {parquet.Max():N2}");
+            Console.WriteLine($"iceberg seconds  min {iceberg.Min():N2}  median {Stats.Median(iceberg):N2}  max {iceberg.Max():N2}");
+            Console.WriteLine($"iceberg/parquet throughput (per pass)  min {ratios.Min():N2}x  median {Stats.Median(ratios):N2}x  max {ratios.Max():N2}x  (goal >= 0.90)");
         }
         finally
         {
@@ -55,11 +55,6 @@ internal static class IcebergBench
         return 0;
     }
 
-    private static double Median(List<double> values)
-    {
-        var s = values.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
 
     private static async Task<double> TimeAsync(Func<Task> run)
     {

@@ -32,7 +32,7 @@ internal static class RerunBench
             probe.Start();
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
-        using var sim = Process.Start(Psi(dll, work, "sim", "knmi", "--port", port.ToString(CultureInfo.InvariantCulture), "--latency", "0", "--capacity", "1000", "--rate-limit", "100000/s"))!;
+        using var sim = Process.Start(Stats.Ingot(dll, work, Path.Combine(work, ".ingot"), "error", "sim", "knmi", "--port", port.ToString(CultureInfo.InvariantCulture), "--latency", "0", "--capacity", "1000", "--rate-limit", "100000/s"))!;
         try
         {
             for (var i = 0; i < 100; i++)
@@ -86,8 +86,8 @@ internal static class RerunBench
                 walls.Add(seconds);
                 requests.Add(summary?.GetProperty("requests").GetInt64() ?? -1);
             }
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"anchor, validate (start-up + config): {Spread(anchor)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"re-run of {units:N0} done units:      {Spread(walls)}  (goal <= 2 s); data requests: {string.Join(", ", requests)} (goal 0)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"anchor, validate (start-up + config): {Stats.Spread(anchor)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"re-run of {units:N0} done units:      {Stats.Spread(walls)}  (goal <= 2 s); data requests: {string.Join(", ", requests)} (goal 0)"));
             return requests.All(r => r == 0) ? 0 : 1;
         }
         finally
@@ -97,28 +97,10 @@ internal static class RerunBench
         }
     }
 
-    private static string Spread(List<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return string.Create(CultureInfo.InvariantCulture, $"min {s[0]:0.000} s, median {s[s.Count / 2]:0.000} s, max {s[^1]:0.000} s");
-    }
-
-    private static ProcessStartInfo Psi(string dll, string work, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["INGOT_HOME"] = Path.Combine(work, ".ingot");
-        psi.Environment["INGOT_LOG_FORMAT"] = "json";
-        psi.Environment["INGOT_LOG_LEVEL"] = "error";
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        return psi;
-    }
-
     private static async Task<(int Exit, double Seconds, JsonElement? Summary)> RunAsync(string dll, string work, params string[] args)
     {
         var clock = Stopwatch.StartNew();
-        using var p = Process.Start(Psi(dll, work, args))!;
+        using var p = Process.Start(Stats.Ingot(dll, work, Path.Combine(work, ".ingot"), "error", args))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync();

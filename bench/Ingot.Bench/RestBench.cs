@@ -80,7 +80,7 @@ internal static class RestBench
         Console.WriteLine(Line("RestSource.FetchAsync", sourceTimes, records));
         Console.WriteLine(Line("anchor JsonDocument.Parse", anchorTimes, records));
         var ratios = sourceTimes.Zip(anchorTimes, (s, a) => s / a).Order().ToList();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"source / anchor: median {Median(ratios):0.00} (min {ratios[0]:0.00}, max {ratios[^1]:0.00})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"source / anchor: median {Stats.Median(ratios):0.00} (min {ratios[0]:0.00}, max {ratios[^1]:0.00})"));
         return 0;
     }
 
@@ -88,10 +88,9 @@ internal static class RestBench
     {
         var s = seconds.Order().ToList();
         return string.Create(CultureInfo.InvariantCulture,
-            $"{name,-28} median {Median(s) * 1000:0.0} ms (min {s[0] * 1000:0.0}, max {s[^1] * 1000:0.0}) = {records / Median(s) / 1e6:0.00} M records/s");
+            $"{name,-28} median {Stats.Median(s) * 1000:0.0} ms (min {s[0] * 1000:0.0}, max {s[^1] * 1000:0.0}) = {records / Stats.Median(s) / 1e6:0.00} M records/s");
     }
 
-    private static double Median(List<double> sorted) => sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 
     private static byte[] Page(int page, int perPage, string? next)
     {

@@ -36,8 +36,8 @@ internal static class StartupBench
                     firsts.Add(await TimeToFirstRequestAsync(dll, work));
                 }
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{dll}:"));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  --version (runtime start-up, anchor): {Spread(versions)}"));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  run: first request after            {Spread(firsts)}  (goal <= 0.300 s); minus anchor median: {Median(firsts) - Median(versions):0.000} s"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  --version (runtime start-up, anchor): {Stats.Spread(versions)}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  run: first request after            {Stats.Spread(firsts)}  (goal <= 0.300 s); minus anchor median: {Stats.Median(firsts) - Stats.Median(versions):0.000} s"));
             }
             return 0;
         }
@@ -47,30 +47,10 @@ internal static class StartupBench
         }
     }
 
-    private static string Spread(List<double> xs) =>
-        string.Create(CultureInfo.InvariantCulture, $"min {xs.Min():0.000} s, median {Median(xs):0.000} s, max {xs.Max():0.000} s");
-
-    private static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
-
-    private static ProcessStartInfo Start(string dll, string work, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["INGOT_HOME"] = Path.Combine(work, ".ingot-" + Guid.NewGuid().ToString("N")[..6]);
-        psi.Environment["INGOT_LOG_FORMAT"] = "json";
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        return psi;
-    }
-
     private static async Task<double> TimeToExitAsync(string dll, string work, params string[] args)
     {
         var clock = Stopwatch.StartNew();
-        using var p = Process.Start(Start(dll, work, args))!;
+        using var p = Process.Start(Stats.Ingot(dll, work, null, "info", args))!;
         await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();
         return clock.Elapsed.TotalSeconds;
@@ -102,7 +82,7 @@ internal static class StartupBench
                 path: ./lake-{port}
             """);
         var clock = Stopwatch.StartNew();
-        using var p = Process.Start(Start(dll, work, "run", pipeline))!;
+        using var p = Process.Start(Stats.Ingot(dll, work, null, "info", "run", pipeline))!;
         var stderr = p.StandardError.ReadToEndAsync();
         _ = p.StandardOutput.ReadToEndAsync();
         var accept = api.AcceptTcpClientAsync();

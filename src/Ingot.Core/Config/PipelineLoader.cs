@@ -147,16 +147,12 @@ public static partial class PipelineLoader
                 }
             });
             string? schemaPath = null, warningsPath = null;
-            var any = true;
             ctx.Try(() =>
             {
                 var schema = vm.Optional("schema");
                 var warnings = vm.Optional("warnings");
                 if (schema is null && warnings is null)
-                {
-                    any = false;
                     throw vm.Error("validation: give schema (records that fail it are invalid) and/or warnings (records that fail it are marked warning)");
-                }
                 string? SchemaFile(ConfigScalar? node, string key)
                 {
                     if (node is not { } n) return null;
@@ -167,7 +163,7 @@ public static partial class PipelineLoader
                 warningsPath = SchemaFile(warnings, "warnings");
             });
             vm.RejectUnknown();
-            if (any && (schemaPath is not null || warningsPath is not null)) validation = new ValidationSpec(schemaPath, onInvalid) { WarningsPath = warningsPath };
+            if (schemaPath is not null || warningsPath is not null) validation = new ValidationSpec(schemaPath, onInvalid) { WarningsPath = warningsPath };
         });
         var transforms = new List<TransformSpec>();
         ctx.Try(() =>

@@ -114,9 +114,9 @@ public sealed class PipelineRunner : IAsyncDisposable
             await RunPublisher.UploadLogAsync(Spec, runLog, RunId, startedAt, _stores!, cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ConfigException || e.GetType().Name.Contains("S3", StringComparison.Ordinal))
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            _observer?.Message(new RunInfo(RunId, Spec.Name), "error", $"log_upload failed: {Redact.Message(e.Message)}");
+            _observer?.Message(new RunInfo(RunId, Spec.Name), "error", $"log_upload failed: {Failures.Describe(e).Message}");
             return false;
         }
     }

@@ -270,9 +270,10 @@ public sealed class Runner(
             {
                 await ExportState(none).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ConfigException || e.GetType().Name.Contains("S3", StringComparison.Ordinal))
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                exportError = $"state_export failed, the data and the state store are committed: {Redact.Message(e.Message)}";
+                // Whatever the store threw (disk, permissions, S3): the one failure mapping words it; the data is safe.
+                exportError = $"state_export failed, the data and the state store are committed: {Failures.Describe(e).Message}";
                 observer.Message(Info, "error", exportError);
             }
         }
