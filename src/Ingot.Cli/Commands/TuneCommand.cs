@@ -9,8 +9,9 @@ using Ingot.State;
 namespace Ingot.Cli.Commands;
 
 /// <summary>
-/// Concurrency sweep: the same workload (the first N chunks of the plan) at each level, retries off so every
-/// failure counts; prints time, successes, failures and throughput, and marks the sweet spot. Writes nothing to the lake.
+/// Concurrency sweep: the same workload at each level — N small, valid requests (the source's tune units: one station ×
+/// one month), or the plan's first N units where the source has none — with retries off so every failure counts; prints
+/// time, successes, failures and throughput, and marks the sweet spot (<see cref="SweetSpot"/>). Writes nothing to the lake.
 /// </summary>
 internal static class TuneCommand
 {
@@ -39,14 +40,18 @@ internal static class TuneCommand
                 var attempts = new AttemptCounter();
                 var services = new Connectors.SourceServices(spec, time, Composition.Registry.Stores, _ => new ResilientHttp(client, http, time, attempts, null));
                 await using var source = Composition.Registry.SourceFor(spec.Source).Create(spec.Source, services);
-                var plan = await source.PlanAsync(new PlanRequest(null, null, time.GetUtcNow(), false, null, new Dictionary<string, State.Watermark>(), new Dictionary<string, State.ChunkState>()), io.Cancellation).ConfigureAwait(false);
-                var chunks = plan.Units.Take(n).ToList();
+                var small = source.TuneUnits(n, time.GetUtcNow());
+                var chunks = small is { Count: > 0 } ? [.. small]
+                    : (await source.PlanAsync(new PlanRequest(null, null, time.GetUtcNow(), false, null, new Dictionary<string, State.Watermark>(), new Dictionary<string, State.ChunkState>()), io.Cancellation).ConfigureAwait(false))
+                        .Units.Take(n).ToList();
                 if (!announced)
                 {
                     announced = true;
-                    await io.Out.WriteLineAsync(chunks.Count < n
-                        ? $"tuning {spec.Name}: the plan has {chunks.Count} unit(s), fewer than the {n} asked; all of them at each of {string.Join(", ", levelList)} (requests counted as sent)"
-                        : $"tuning {spec.Name}: {n} units at each of {string.Join(", ", levelList)} (requests counted as sent: pages and splits may make more than one per unit)").ConfigureAwait(false);
+                    await io.Out.WriteLineAsync(small is { Count: > 0 }
+                        ? $"tuning {spec.Name}: {chunks.Count} small requests (one station × one month each) at each of {string.Join(", ", levelList)}"
+                        : chunks.Count < n
+                            ? $"tuning {spec.Name}: the plan has {chunks.Count} unit(s), fewer than the {n} asked; all of them at each of {string.Join(", ", levelList)} (requests counted as sent)"
+                            : $"tuning {spec.Name}: {n} units at each of {string.Join(", ", levelList)} (requests counted as sent: pages and splits may make more than one per unit)").ConfigureAwait(false);
                 }
                 long failures = 0;
                 var clock = Stopwatch.StartNew();
@@ -67,7 +72,7 @@ internal static class TuneCommand
                 var succeeded = Math.Max(0, sent - failures);
                 rows.Add((level, sent, seconds, succeeded, failures, succeeded / seconds));
             }
-            var sweet = rows.Where(r => r.Failures == 0).OrderByDescending(r => r.Throughput).Select(r => (int?)r.Level).FirstOrDefault();
+            var sweet = SweetSpot(rows.Select(r => (r.Level, r.Failures, r.Throughput)).ToList());
             await io.Out.WriteLineAsync().ConfigureAwait(false);
             await io.Out.WriteLineAsync("| Concurrency | Requests | Time (s) | Success | Failures | Throughput (req/s) |").ConfigureAwait(false);
             await io.Out.WriteLineAsync("|------------:|---------:|---------:|--------:|---------:|-------------------:|").ConfigureAwait(false);
@@ -76,12 +81,32 @@ internal static class TuneCommand
                 var mark = r.Level == sweet ? "  ← sweet spot" : "";
                 await io.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"| {r.Level,11} | {r.Requests,8} | {r.Seconds,8:0.00} | {r.Success,7} | {r.Failures,8} | {r.Throughput,18:0.0} |{mark}")).ConfigureAwait(false);
             }
+            if (spec.Http.RateLimitPerSecond is { } limit && rows.Count > 0 && rows.Max(r => r.Throughput) >= KneeShare * limit)
+                await io.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"note: the pipeline's rate_limit ({limit:0.##}/s) caps every level; the sweep shows the API's capacity only below it (raise http.rate_limit to probe further, if the API allows)")).ConfigureAwait(false);
             await io.Out.WriteLineAsync(sweet is null
                 ? "no level ran without failures: lower the levels or check the API"
-                : $"sweet spot: concurrency {sweet} (highest throughput with zero failures); set http.concurrency: {sweet}").ConfigureAwait(false);
+                : $"sweet spot: concurrency {sweet} (the lowest level reaching {KneeShare * 100:0}% of the best throughput, with zero failures); set http.concurrency: {sweet}").ConfigureAwait(false);
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>A level this close to the best zero-failure throughput counts as reaching it.</summary>
+    internal const double KneeShare = 0.90;
+
+    /// <summary>
+    /// The knee of the curve: the lowest level without failures whose throughput is within <see cref="KneeShare"/> of the
+    /// best level without failures. Past an API's capacity more concurrency only queues (latency grows, throughput stays
+    /// flat, then requests are shed), so the highest throughput alone would pick a level anywhere on that plateau,
+    /// decided by noise; the knee is the capacity itself, at the least load on the API.
+    /// </summary>
+    internal static int? SweetSpot(IReadOnlyList<(int Level, long Failures, double Throughput)> rows)
+    {
+        var clean = rows.Where(r => r.Failures == 0).ToList();
+        if (clean.Count == 0) return null;
+        var best = clean.Max(r => r.Throughput);
+        return clean.Where(r => r.Throughput >= KneeShare * best).Min(r => r.Level);
     }
 
     private static List<int> ParseLevels(string text)

@@ -79,4 +79,11 @@ public interface ISource : IAsyncDisposable
     /// Partition columns and event-time fields the configuration names are checked against it before any request.
     /// </summary>
     ValueTask<IReadOnlySet<string>?> FieldsAsync(string stream, CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlySet<string>?>(null);
+
+    /// <summary>
+    /// <c>ingot tune</c>'s workload: <paramref name="count"/> small, valid units that each cost one request (KNMI, NOAA: one
+    /// station × one month, or less where the source's budget needs it), so every level of the sweep runs the same
+    /// requests whatever the pipeline's chunking; null when the source has no such unit, and tune takes the plan's first units.
+    /// </summary>
+    IReadOnlyList<WorkUnit>? TuneUnits(int count, DateTimeOffset now) => null;
 }

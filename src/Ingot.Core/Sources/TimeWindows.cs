@@ -28,4 +28,37 @@ internal static class TimeWindows
         var lower = from.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         return new SourcePlan(units, [new StreamPlan(stream, source.Name, loadType, lower)], scope);
     }
+
+    /// <summary>
+    /// Tune units: one station × one calendar month each (cut to <paramref name="maxWidth"/> where the source's budget
+    /// allows fewer steps, and to the configured range), walking the stations, then the months from the configured start,
+    /// and starting over when the range is used up — the same small, valid requests at every level of the sweep.
+    /// </summary>
+    public static IReadOnlyList<WorkUnit> TuneUnits(ISource source, string stream, IReadOnlyList<string> stations, DateTimeOffset start, DateTimeOffset? end,
+        DateTimeOffset now, TimeSpan maxWidth, int count, UnitIdentity identity)
+    {
+        var (_, to) = Range(start, end, new PlanRequest(null, null, now, false, null, new Dictionary<string, State.Watermark>(), new Dictionary<string, State.ChunkState>()));
+        var units = new List<WorkUnit>(count);
+        if (to <= start || stations.Count == 0 || count <= 0) return units;
+        var month = 0;
+        while (units.Count < count)
+        {
+            var from = start.AddMonths(month);
+            if (from >= to)
+            {
+                month = 0;
+                continue;
+            }
+            var until = from.AddMonths(1);
+            if (until - from > maxWidth) until = from + maxWidth;
+            if (until > to) until = to;
+            for (var s = 0; s < stations.Count && units.Count < count; s++)
+            {
+                var chunk = new Chunk(ChunkKeys.For([stations[s]], from, until), stream, from, until, until, [stations[s]], 0, 1);
+                units.Add(new WorkUnit(chunk.Key, stream, source.Name, source.SourceSystem, chunk.Bounds, identity, LoadType.Incremental, 0, 1));
+            }
+            month++;
+        }
+        return units;
+    }
 }

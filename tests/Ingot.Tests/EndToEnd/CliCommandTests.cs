@@ -102,6 +102,50 @@ public sealed class CliCommandTests
     }
 
     [Fact]
+    public async Task Tune_AgainstTheSimulatorsCapacityModel_FindsTheCapacity_WithOneStationOneMonthRequests()
+    {
+        // Given a simulator that serves 8 requests at once at its base latency, slows down beyond that and sheds past 16
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key, Latency = TimeSpan.FromMilliseconds(60), Capacity = 8 },
+            TestContext.Current.CancellationToken);
+        using var ws = new Workspace();
+        // and a pipeline whose own chunks are wide (a year of both stations per request)
+        var pipeline = ws.Write("knmi.yaml", PipelineFor(sim, budget: 2000));
+        var levels = new[] { 2, 4, 8, 12, 16, 24, 32 };
+
+        var tune = await IngotProcess.RunAsync(ws.Dir, null, "tune", pipeline, "--levels", string.Join(',', levels), "--requests", "96");
+
+        // Then the sweet spot is the capacity, give or take one level
+        tune.ExitCode.ShouldBe(0, tune.Stderr);
+        var line = tune.Stdout.Split('\n').Single(l => l.StartsWith("sweet spot: concurrency ", StringComparison.Ordinal));
+        var sweet = int.Parse(line["sweet spot: concurrency ".Length..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Math.Abs(Array.IndexOf(levels, sweet) - Array.IndexOf(levels, 8)).ShouldBeLessThanOrEqualTo(1, tune.Stdout);
+        // And every request it sent was small and valid: one station, at most one month, answered 200 unless shed
+        var data = sim.Requests.Where(r => r.PathAndQuery.Contains("/locations/", StringComparison.Ordinal)).ToList();
+        data.Count.ShouldBe(96 * levels.Length);
+        foreach (var r in data)
+        {
+            var query = r.PathAndQuery;
+            var station = query[(query.IndexOf("/locations/", StringComparison.Ordinal) + "/locations/".Length)..query.IndexOf('?', StringComparison.Ordinal)];
+            Uri.UnescapeDataString(station).ShouldNotContain(",");
+            var range = Uri.UnescapeDataString(System.Web.HttpUtility.ParseQueryString(query[query.IndexOf('?', StringComparison.Ordinal)..])["datetime"]!).Split('/');
+            (DateTimeOffset.Parse(range[1], System.Globalization.CultureInfo.InvariantCulture) - DateTimeOffset.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture)).ShouldBeLessThanOrEqualTo(TimeSpan.FromDays(31));
+        }
+        data.Where(r => r.Fault == null).ShouldAllBe(r => r.Status == 200);
+    }
+
+    [Theory]
+    [InlineData(new[] { 5, 10, 20, 30, 40 }, new[] { 100.0, 199.0, 390.0, 404.0, 398.0 }, new long[] { 0, 0, 0, 0, 0 }, 20)]
+    [InlineData(new[] { 5, 10, 20, 30, 40 }, new[] { 100.0, 199.0, 390.0, 420.0, 300.0 }, new long[] { 0, 0, 0, 0, 12 }, 20)]
+    [InlineData(new[] { 5, 10, 20 }, new[] { 100.0, 150.0, 400.0 }, new long[] { 0, 0, 3 }, 10)]
+    [InlineData(new[] { 5, 10 }, new[] { 100.0, 150.0 }, new long[] { 1, 2 }, null)]
+    public void SweetSpot_IsTheLowestCleanLevelNearTheBestThroughput_NotTheNoisiestPointOfThePlateau(int[] levels, double[] throughput, long[] failures, int? expected)
+    {
+        var rows = levels.Select((l, i) => (l, failures[i], throughput[i])).ToList();
+
+        Ingot.Cli.Commands.TuneCommand.SweetSpot(rows).ShouldBe(expected);
+    }
+
+    [Fact]
     public async Task Run_CtrlC_FinishesInFlightChunksAndExits130_ThenResumesExactlyOnce()
     {
         // Given a slow backfill

@@ -36,6 +36,13 @@ public sealed class KnmiSource(KnmiSourceSpec spec, ResilientHttp http, TimeProv
         return Task.FromResult(TimeWindows.Plan(this, spec.Collection, chunks, from, request, Identity, Scope(chunks)));
     }
 
+    /// <summary>One station × one month each, or as many steps of one station as the data-point budget allows.</summary>
+    public IReadOnlyList<WorkUnit>? TuneUnits(int count, DateTimeOffset now)
+    {
+        var steps = Math.Max(1, spec.MaxDataPoints / Math.Max(1, spec.Parameters.Count));
+        return TimeWindows.TuneUnits(this, spec.Collection, spec.Stations, spec.Start, spec.End, now, TimeSpan.FromTicks(spec.Step.Ticks * Math.Min(steps, 1L << 20)), count, Identity);
+    }
+
     private Dictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new()
     {
         ["collection"] = spec.Collection,

@@ -63,6 +63,10 @@ public sealed class NoaaSource(NoaaSourceSpec spec, ResilientHttp http, TimeProv
         return chunks;
     }
 
+    /// <summary>One station × one month each (never wider than the pipeline's window: NOAA refuses a year or more).</summary>
+    public IReadOnlyList<WorkUnit>? TuneUnits(int count, DateTimeOffset now) =>
+        TimeWindows.TuneUnits(this, Stream, spec.Stations, spec.Start, spec.End, now, Add(spec.Start, 1) - spec.Start, count, Identity);
+
     private DateTimeOffset Add(DateTimeOffset start, int k) => start.AddMonths(spec.Window.Months * k).Add(spec.Window.Duration * k);
 
     private Dictionary<string, object> Scope(IReadOnlyList<Chunk> chunks) => new()
