@@ -39,6 +39,9 @@ public sealed class SimulatorHost : IAsyncDisposable
     /// <summary>Data queries received (KNMI <c>/locations/{ids}</c>, NOAA <c>/data</c>), whatever their status.</summary>
     public int DataRequestCount => _pipeline.DataRequestCount;
 
+    /// <summary>Summed service time of the data requests (arrival to response written): what an ideal client's wall time is made of.</summary>
+    public TimeSpan DataServiceTime => _pipeline.DataServiceTime;
+
     /// <summary>Starts a KNMI EDR simulator.</summary>
     public static Task<SimulatorHost> StartKnmiAsync(SimulatorOptions options, CancellationToken cancellationToken = default)
     {

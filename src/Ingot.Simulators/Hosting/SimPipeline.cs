@@ -24,6 +24,7 @@ internal sealed class SimPipeline
     private long _quotaUsed;
     private int _inFlight;
     private int _dataRequests;
+    private long _dataServiceTicks;
 
     public SimPipeline(ISimApi api, SimulatorOptions options)
     {
@@ -43,9 +44,13 @@ internal sealed class SimPipeline
 
     public int DataRequestCount => Volatile.Read(ref _dataRequests);
 
+    /// <summary>The time data requests spent in the simulator, from arrival to the last byte of the response written, summed.</summary>
+    public TimeSpan DataServiceTime => TimeSpan.FromTicks(Interlocked.Read(ref _dataServiceTicks));
+
     public async Task InvokeAsync(HttpContext context)
     {
         var at = _time.GetUtcNow();
+        var started = _time.GetTimestamp();
         var concurrent = Interlocked.Increment(ref _inFlight);
         var slot = _log.Reserve();
         var request = context.Request;
@@ -97,6 +102,7 @@ internal sealed class SimPipeline
         }
         finally
         {
+            if (isData) Interlocked.Add(ref _dataServiceTicks, _time.GetElapsedTime(started).Ticks);
             Interlocked.Decrement(ref _inFlight);
             _log.Complete(slot, new SimRequest(at, request.Method, pathAndQuery, status, fault, authorized, retryAfter, concurrent));
         }
