@@ -117,6 +117,9 @@ internal sealed class RunLogProvider : ILoggerProvider
             sb.Append(v switch
             {
                 string s => s.Contains(' ', StringComparison.Ordinal) ? JsonSerializer.Serialize(s, Options) : s,
+                // Instants as in the JSON lines (ISO 8601), never in the invariant culture's "MM/dd/yyyy HH:mm:ss zzz".
+                DateTimeOffset t => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
+                DateTime t => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
                 IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                 _ => JsonSerializer.Serialize(v, Options),
             });

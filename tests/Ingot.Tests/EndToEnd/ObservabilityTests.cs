@@ -58,6 +58,8 @@ public sealed class ObservabilityTests
         var lines = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.ShouldNotContain(l => l.TrimStart().StartsWith('{'));
         lines.ShouldContain(l => l.Contains(" info  Chunk landed chunk_key=", StringComparison.Ordinal));
+        // Instants in ISO 8601 UTC, as the JSON lines have them (not the culture's "01/02/2000 00:00:00 +00:00")
+        lines.First(l => l.Contains("Chunk landed", StringComparison.Ordinal)).ShouldMatch(@" from=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to=\d{4}-\d\d-\d\dT");
         lines.Last().ShouldContain(" info  Run complete status=complete exit_code=0 ");
         var runLog = Directory.GetFiles(Path.Combine(ws.Home, "runs"), "*.jsonl").Single();
         var events = File.ReadAllLines(runLog).Select(l => JsonDocument.Parse(l).RootElement).ToList();
