@@ -20,7 +20,6 @@ internal enum LogFormat { Json, Text }
 /// </summary>
 internal sealed class RunLogProvider : ILoggerProvider
 {
-    private static readonly JsonSerializerOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly TextWriter? _console;
     private readonly LogFormat _format;
     private readonly StreamWriter? _file;
@@ -103,7 +102,7 @@ internal sealed class RunLogProvider : ILoggerProvider
     {
         var e = new Dictionary<string, object?>(fields.Count + 3) { ["ts"] = ts, ["level"] = level, ["msg"] = message };
         foreach (var (k, v) in fields) e[k] = v;
-        return JsonSerializer.Serialize(e, Options);
+        return JsonLine.Write(e);
     }
 
     /// <summary><c>ts level message key=value …</c>; nulls left out, lists and maps as compact JSON.</summary>
@@ -116,12 +115,12 @@ internal sealed class RunLogProvider : ILoggerProvider
             sb.Append(' ').Append(k).Append('=');
             sb.Append(v switch
             {
-                string s => s.Contains(' ', StringComparison.Ordinal) ? JsonSerializer.Serialize(s, Options) : s,
+                string s => s.Contains(' ', StringComparison.Ordinal) ? JsonLine.Text(s) : s,
                 // Instants as in the JSON lines (ISO 8601), never in the invariant culture's "MM/dd/yyyy HH:mm:ss zzz".
                 DateTimeOffset t => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
                 DateTime t => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
                 IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-                _ => JsonSerializer.Serialize(v, Options),
+                _ => JsonLine.Text(v),
             });
         }
         return sb.ToString();
