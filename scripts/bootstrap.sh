@@ -4,7 +4,7 @@
 #   .tools/node/node_modules/s3rver      S3-protocol server for the S3 tests (with --tests)
 #   .tools/node/node_modules/icebird     independent Iceberg reader for the Iceberg tests (with --tests)
 #   PostgreSQL server binaries (apt, only where missing) for the PostgreSQL tests (with --tests)
-# DuckDB's native library is not here: it comes with the DuckDB.NET.Bindings.Full NuGet package at restore.
+# DuckDB (provider and native library) is not here: it comes with the DuckDB.NET.Data.Full NuGet package at restore.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Ingot.Destinations;
 using Ingot.DuckDb;
-using Ingot.DuckDb.Native;
 using Ingot.DuckDb.Parquet;
 using Ingot.Iceberg.Table;
 using Ingot.Records;
@@ -62,9 +61,10 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
             var single = files.Count == 1;
             if (single) Directory.CreateDirectory(Path.Combine(scratchRoot, $"{BronzeStaging.FileColumn}=0"));
             var copy = single
-                ? $"COPY ({staged.SelectFields()}) TO {DuckDbSession.Literal(Path.Combine(scratchRoot, $"{BronzeStaging.FileColumn}=0", "data.parquet_tmp"))} ({options})"
-                : $"COPY ({staged.SelectAll()}) TO {DuckDbSession.Literal(scratchRoot)} ({options}, PARTITION_BY ({BronzeStaging.FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')";
-            await Task.Run(() => staged.Connection.Execute(copy), cancellationToken).ConfigureAwait(false);
+                ? $"COPY ({staged.SelectFields()}) TO $1 ({options})"
+                : $"COPY ({staged.SelectAll()}) TO $1 ({options}, PARTITION_BY ({BronzeStaging.FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')";
+            var target = single ? Path.Combine(scratchRoot, $"{BronzeStaging.FileColumn}=0", "data.parquet_tmp") : scratchRoot;
+            await Task.Run(() => staged.Connection.Execute(copy, target), cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < files.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -228,12 +228,11 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
     private sealed record FileStats(long Records, Dictionary<int, long> ColumnSizes, Dictionary<int, long> ValueCounts, Dictionary<int, long> NullCounts,
         Dictionary<int, byte[]> Lower, Dictionary<int, byte[]> Upper, List<long> SplitOffsets);
 
-    private static FileStats Statistics(DuckDbConnection connection, string file, IcebergSchema schema)
+    private static FileStats Statistics(DuckDbSession session, string file, IcebergSchema schema)
     {
-        var literal = DuckDbSession.Literal(file);
-        var rows = Rows(connection, 
-            $"SELECT row_group_id, row_group_num_rows, path_in_schema, num_values, stats_min_value, stats_max_value, stats_null_count, total_compressed_size, " +
-            $"coalesce(dictionary_page_offset, data_page_offset) AS start FROM parquet_metadata({literal}) ORDER BY row_group_id, column_id");
+        var rows = session.Query(
+            "SELECT row_group_id, row_group_num_rows, path_in_schema, num_values, stats_min_value, stats_max_value, stats_null_count, total_compressed_size, " +
+            "coalesce(dictionary_page_offset, data_page_offset) AS start FROM parquet_metadata($1) ORDER BY row_group_id, column_id", file);
         var sizes = new Dictionary<int, long>();
         var values = new Dictionary<int, long>();
         var nulls = new Dictionary<int, long>();
@@ -311,20 +310,6 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
         (string x, string y) => Encoding.UTF8.GetBytes(x).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(y)),
         _ => 0,
     };
-
-    /// <summary>Rows of a query on the staging connection (long, double, bool or string values).</summary>
-    private static List<object?[]> Rows(DuckDbConnection connection, string sql)
-    {
-        using var result = connection.Query(sql);
-        var list = new List<object?[]>();
-        for (long r = 0; r < result.RowCount; r++)
-        {
-            var row = new object?[result.ColumnCount];
-            for (var c = 0; c < row.Length; c++) row[c] = result.GetValue(c, r);
-            list.Add(row);
-        }
-        return list;
-    }
 }
 
 /// <summary>Turns store-relative paths into the absolute URIs Iceberg metadata holds, and back.</summary>

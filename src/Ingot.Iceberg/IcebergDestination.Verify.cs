@@ -1,4 +1,3 @@
-using System.Globalization;
 using Ingot.Destinations;
 using Ingot.DuckDb;
 using Ingot.Iceberg.Table;
@@ -95,9 +94,9 @@ internal sealed partial class IcebergDestination
             long rows;
             try
             {
-                rows = Convert.ToInt64(session.Scalar($"SELECT num_rows FROM parquet_file_metadata({DuckDbSession.Literal(local)})"), CultureInfo.InvariantCulture);
+                rows = (long)session.Scalar("SELECT num_rows FROM parquet_file_metadata($1)", local)!;
             }
-            catch (DuckDb.Native.DuckDbException ex)
+            catch (DuckDbException ex)
             {
                 return new("altered", relative, $"not a readable Parquet file ({ex.Message})");
             }

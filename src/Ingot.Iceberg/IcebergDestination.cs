@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Ingot.Config;
 using Ingot.Destinations;
-using Ingot.DuckDb.Native;
+using Ingot.DuckDb;
 using Ingot.DuckDb.Parquet;
 using Ingot.Iceberg.Catalog;
 using Ingot.Iceberg.Table;

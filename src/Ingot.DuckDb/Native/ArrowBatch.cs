@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using DuckDB.NET.Data;
 
 namespace Ingot.DuckDb.Native;
 
@@ -37,7 +38,7 @@ internal unsafe struct ArrowArray
 
 /// <summary>
 /// One record batch in Arrow's C data interface, built in native memory for DuckDB to read in place: DuckDB scans it
-/// through <c>duckdb_arrow_array_scan</c> as a view, so a <c>COPY</c> reads the columns without first inserting them
+/// through <c>duckdb_arrow_array_scan</c> (<see cref="ArrowScan"/>) as a view, so a <c>COPY</c> reads the columns without first inserting them
 /// into a table (no per-value append, no table storage, statistics or second copy of every string). Columns are added
 /// in order and filled by the caller; the batch owns every buffer and frees them on <see cref="Dispose"/>, after the
 /// scan is destroyed. DuckDB never releases the batch (its scan wrapper replaces the release callbacks), so the
@@ -132,16 +133,16 @@ internal sealed unsafe class ArrowBatch : IDisposable
     }
 
     /// <summary>Registers the batch with <paramref name="connection"/> as the temporary view <paramref name="view"/>; it can be read once.</summary>
-    public void Register(DuckDbConnection connection, string view)
+    public void Register(DuckDBConnection connection, string view)
     {
         Seal();
-        if (NativeMethods.duckdb_arrow_array_scan(connection.Handle, view, _schema, _array, out _stream) != NativeMethods.DuckDbSuccess)
-            throw new DuckDbException($"DuckDB could not scan the Arrow batch as view '{view}'");
+        if (_stream != 0) throw new InvalidOperationException("the batch is already registered");
+        _stream = ArrowScan.Register(connection, view, _schema, _array);
     }
 
     public void Dispose()
     {
-        if (_stream != 0) NativeMethods.duckdb_destroy_arrow_stream(ref _stream);
+        ArrowScan.Destroy(ref _stream);
         foreach (var p in _allocations) NativeMemory.Free((void*)p);
         _allocations.Clear();
     }

@@ -17,10 +17,11 @@ internal static class BronzeStaging
     /// <summary>The file ordinal column of a chunk staged for several files (the partitioned COPY's key).</summary>
     public const string FileColumn = "__ingot_file";
 
-    /// <summary>A chunk's rows registered with a connection as a one-shot view over an Arrow batch, until the COPY has run.</summary>
-    internal sealed class Staged(DuckDbConnection connection, string view, ArrowBatch batch, string selectList) : IDisposable
+    /// <summary>A chunk's rows registered with a session as a one-shot view over an Arrow batch, until the COPY has run.</summary>
+    internal sealed class Staged(DuckDbSession session, string view, ArrowBatch batch, string selectList) : IDisposable
     {
-        public DuckDbConnection Connection { get; } = connection;
+        /// <summary>The session holding the view: the COPY and any query over the written files run here.</summary>
+        public DuckDbSession Connection { get; } = session;
         public string SelectAll() => $"SELECT {FileColumn}, {selectList} FROM {view}";
         public string SelectFields() => $"SELECT {selectList} FROM {view}";
 
@@ -34,7 +35,7 @@ internal static class BronzeStaging
     }
 
     /// <summary>
-    /// Registers a chunk's rows with a new connection of <paramref name="database"/>: the fields typed as <paramref name="types"/>
+    /// Registers a chunk's rows with a new session of <paramref name="database"/>: the fields typed as <paramref name="types"/>
     /// says, then the metadata columns. <paramref name="files"/>: the rows of each output file, in order (file ordinal =
     /// index; with more than one file the view carries <see cref="FileColumn"/> for a partitioned COPY).
     /// </summary>
@@ -67,18 +68,18 @@ internal static class BronzeStaging
             $"{MetadataColumns.EventTs}");
 
         var batch = BuildBatch(records, rows, files, types, cancellationToken);
-        var connection = database.Connect();
         var view = $"ingot_stage_{Guid.NewGuid():N}";
+        DuckDbSession? session = null;
         try
         {
-            connection.Execute("SET TimeZone='UTC'");
-            batch.Register(connection, view);
-            return new Staged(connection, view, batch, select.ToString());
+            session = database.Connect();
+            batch.Register(session.Connection, view);
+            return new Staged(session, view, batch, select.ToString());
         }
         catch
         {
             batch.Dispose();
-            connection.Dispose();
+            session?.Dispose();
             throw;
         }
     }

@@ -7,7 +7,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ingot.Config;
 using Ingot.Destinations;
-using Ingot.DuckDb.Native;
 using Ingot.Records;
 using Ingot.Sources;
 using Ingot.Storage;
@@ -19,7 +18,7 @@ namespace Ingot.DuckDb.Parquet;
 /// <c>&lt;pipeline&gt;/&lt;stream&gt;/&lt;partition dirs&gt;/&lt;chunk-key&gt;-&lt;n&gt;.parquet</c>, with the record's fields
 /// (typed as <see cref="ColumnType"/> describes, stable per stream through <c>_schema.json</c>) followed by the
 /// metadata columns. A chunk's records are read once from their UTF-8 (<see cref="RowTable"/>: columns, types, hashes),
-/// handed to DuckDB as one Arrow batch scanned in place (<see cref="ArrowBatch"/>), and written by one <c>COPY ... TO</c>
+/// handed to DuckDB as one Arrow batch scanned in place (<see cref="Native.ArrowBatch"/>), and written by one <c>COPY ... TO</c>
 /// into scratch files under <c>_tmp/</c> that the store makes visible atomically. One in-memory database per
 /// destination; each <see cref="LandAsync"/> uses its own connection, so chunks may land concurrently.
 /// </summary>
@@ -113,9 +112,10 @@ internal sealed partial class ParquetDestination : IDestination
             var single = files.Count == 1;
             if (single) Directory.CreateDirectory(Path.Combine(scratchRoot, $"{FileColumn}=0"));
             var copy = single
-                ? $"COPY ({staged.SelectFields()}) TO {DuckDbSession.Literal(Path.Combine(scratchRoot, $"{FileColumn}=0", "data.parquet_tmp"))} ({CopyOptions})"
-                : $"COPY ({staged.SelectAll()}) TO {DuckDbSession.Literal(scratchRoot)} ({CopyOptions}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')";
-            await Task.Run(() => connection.Execute(copy), cancellationToken).ConfigureAwait(false);
+                ? $"COPY ({staged.SelectFields()}) TO $1 ({CopyOptions})"
+                : $"COPY ({staged.SelectAll()}) TO $1 ({CopyOptions}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')";
+            var target = single ? Path.Combine(scratchRoot, $"{FileColumn}=0", "data.parquet_tmp") : scratchRoot;
+            await Task.Run(() => connection.Execute(copy, target), cancellationToken).ConfigureAwait(false);
             foreach (var file in files)
             {
                 cancellationToken.ThrowIfCancellationRequested();

@@ -79,7 +79,7 @@ public sealed class ShopIngestionTests
         if (!Directory.Exists(folder)) return [];
         using var db = DuckDbSession.Open();
         var rows = db.Query($"""
-            SELECT {idField}, CAST(version AS INTEGER) AS version, load_type, _source_system, _stream, event_date::VARCHAR AS event_date, created_at::VARCHAR AS created_at
+            SELECT {idField}, CAST(version AS INTEGER) AS version, load_type, _source_system, _stream, event_date, created_at
             FROM read_parquet({DuckDbSession.Literal(Path.Combine(folder, "**", "*.parquet"))}, hive_partitioning = true, union_by_name = true)
             """);
         var list = new List<(string, int, string)>();
@@ -89,8 +89,8 @@ public sealed class ShopIngestionTests
             r[rows.Ordinal("_stream")].ShouldBe(stream);
             // event_date comes from created_at, an ISO time with an offset, read as UTC
             var created = DateTimeOffset.Parse((string)r[rows.Ordinal("created_at")]!, CultureInfo.InvariantCulture);
-            r[rows.Ordinal("event_date")].ShouldBe(created.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-            list.Add(((string)r[0]!, Convert.ToInt32(r[1], CultureInfo.InvariantCulture), (string)r[2]!));
+            r[rows.Ordinal("event_date")].ShouldBe(DateOnly.FromDateTime(created.UtcDateTime));
+            list.Add(((string)r[0]!, (int)r[1]!, (string)r[2]!));
         }
         return list;
     }
