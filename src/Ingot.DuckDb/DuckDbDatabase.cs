@@ -9,16 +9,19 @@ namespace Ingot.DuckDb;
 /// </summary>
 internal sealed class DuckDbDatabase : IDisposable
 {
-    private readonly DuckDBConnection _root;
+    // Opened on the thread pool: loading DuckDB's ~60 MB native library and creating the database is start-up work the
+    // first request must not wait for (destinations are built before it); the first unit to land waits for it instead.
+    private readonly Task<DuckDBConnection> _root;
 
-    private DuckDbDatabase(DuckDBConnection root) => _root = root;
+    private DuckDbDatabase(Task<DuckDBConnection> root) => _root = root;
 
-    public static DuckDbDatabase Open() => new(DuckDbSession.OpenConnection(path: null));
+    /// <summary>Starts opening an in-memory database; a failure to open surfaces at the first <see cref="Connect"/>.</summary>
+    public static DuckDbDatabase Open() => new(Task.Run(() => DuckDbSession.OpenConnection(path: null)));
 
     /// <summary>A new session on this database (the provider's <c>Duplicate</c>: a second native connection to the same database).</summary>
     public DuckDbSession Connect()
     {
-        var connection = _root.Duplicate();
+        var connection = _root.GetAwaiter().GetResult().Duplicate();
         try
         {
             connection.Open();
@@ -31,5 +34,15 @@ internal sealed class DuckDbDatabase : IDisposable
         return new DuckDbSession(connection);
     }
 
-    public void Dispose() => _root.Dispose();
+    public void Dispose()
+    {
+        try
+        {
+            _root.GetAwaiter().GetResult().Dispose();
+        }
+        catch (DuckDbException)
+        {
+            // Never opened: nothing to close (the failure was reported by the first Connect, if anything connected).
+        }
+    }
 }
