@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.CompilerServices;
 
 namespace Ingot.Records;
 
@@ -16,6 +17,7 @@ public static class Md5
     public const int HashSize = 16;
 
     /// <summary>The 16-byte digest of <paramref name="data"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void HashData(ReadOnlySpan<byte> data, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, HashSize, nameof(destination));
@@ -60,6 +62,7 @@ public static class Md5
     /// Message <c>i</c> is <c>buffer[starts[i]..][..lengths[i]]</c>; its digest goes to <c>digests[16 i ..]</c>. Lanes
     /// with fewer blocks keep their state once their message has ended.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void HashData8(ReadOnlySpan<byte> buffer, ReadOnlySpan<int> starts, ReadOnlySpan<int> lengths, Span<byte> digests)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(starts.Length, 8, nameof(starts));
@@ -122,6 +125,7 @@ public static class Md5
     }
 
     /// <summary>Lowercase hex of a 16-byte digest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToHexUtf8(ReadOnlySpan<byte> hash, Span<byte> destination)
     {
         for (var i = 0; i < HashSize; i++)
@@ -139,6 +143,7 @@ public static class Md5
     private static Vector256<uint> Rotl(Vector256<uint> v, [System.Diagnostics.CodeAnalysis.ConstantExpected] int n) =>
         Vector256.ShiftLeft(v, n) | Vector256.ShiftRightLogical(v, 32 - n);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (Vector256<uint>, Vector256<uint>, Vector256<uint>, Vector256<uint>) Compress8(
         Vector256<uint> h0, Vector256<uint> h1, Vector256<uint> h2, Vector256<uint> h3,
         Vector256<uint> x0, Vector256<uint> x1, Vector256<uint> x2, Vector256<uint> x3,
@@ -215,6 +220,7 @@ public static class Md5
     }
 
     /// <summary>One 64-byte block. The 64 steps are unrolled, with the sine constants of RFC 1321 §3.4 as literals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Compress(ReadOnlySpan<byte> block, ref uint h0, ref uint h1, ref uint h2, ref uint h3)
     {
         ReadOnlySpan<uint> x = BitConverter.IsLittleEndian ? MemoryMarshal.Cast<byte, uint>(block[..64]) : Swapped(block);

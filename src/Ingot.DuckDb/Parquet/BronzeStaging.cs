@@ -4,6 +4,7 @@ using Ingot.Destinations;
 using Ingot.DuckDb.Native;
 using Ingot.Records;
 using Ingot.Sources;
+using System.Runtime.CompilerServices;
 
 namespace Ingot.DuckDb.Parquet;
 
@@ -90,6 +91,7 @@ internal static class BronzeStaging
     /// The chunk's rows as one Arrow batch, file by file: the file ordinal, the fields (typed as the stream's schema
     /// says, lists as JSON text), the record hash and the event time (microseconds, UTC).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ArrowBatch BuildBatch(Record[] records, RowTable rows, IReadOnlyList<List<int>> files, ColumnType[] types, CancellationToken cancellationToken)
     {
         var order = new int[rows.RowCount];
@@ -135,6 +137,7 @@ internal static class BronzeStaging
     }
 
     /// <summary>One field column; values convert as <see cref="ColumnTypes"/> describes for the column's type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddColumn(ArrowBatch batch, int target, RowTable rows, int column, ColumnType type, int[] order, ref byte[] scratch)
     {
         var name = rows.Names[column];
@@ -187,6 +190,7 @@ internal static class BronzeStaging
 
     private delegate T NumberParser<T>(ReadOnlySpan<byte> number);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddNumbers<T>(ArrowBatch batch, int target, RowTable rows, int column, ColumnType type, int[] order, string format, NumberParser<T> parse)
         where T : unmanaged
     {

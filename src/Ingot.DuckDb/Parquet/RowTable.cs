@@ -7,6 +7,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ingot.Records;
+using System.Runtime.CompilerServices;
 
 namespace Ingot.DuckDb.Parquet;
 
@@ -221,6 +222,7 @@ internal sealed class RowTable : IDisposable
         public List<string> Names { get; } = [];
         public List<ColumnType> Types { get; } = [];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(CancellationToken cancellationToken)
         {
             for (var row = from; row < to; row++)
@@ -261,6 +263,7 @@ internal sealed class RowTable : IDisposable
 
         private InvalidDataException Bad(int row, string what) => new($"chunk '{chunkKey}': record {row + 1} {what}");
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void ReadRow(int row)
         {
             var span = json[row].Span;
@@ -335,6 +338,7 @@ internal sealed class RowTable : IDisposable
         }
 
         /// <summary>The column of the property under the reader: the previous row's column at this position when the name matches.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private int Column(ref Utf8JsonReader reader, int position)
         {
             ReadOnlySpan<byte> name;
@@ -400,6 +404,7 @@ internal sealed class RowTable : IDisposable
         }
 
         /// <summary>The canonical JSON of a row (fields sorted by name) hashed into <see cref="RowTable.Hashes"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Hash(int row, ReadOnlySpan<byte> span, int first, int count)
         {
             if (_order.Length < count) _order = new int[count * 2];
@@ -483,6 +488,7 @@ internal sealed class RowTable : IDisposable
         }
 
         /// <summary>Hashes the queued rows: eight through the vector path, fewer one by one.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void FlushHashes()
         {
             if (_batchCount == 8)
@@ -533,6 +539,7 @@ internal sealed class RowTable : IDisposable
     }
 
     /// <summary>An integral JSON number that fits in 64 bits (what <see cref="JsonElement.TryGetInt64"/> accepts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool IsInt64(ReadOnlySpan<byte> number)
     {
         // JSON numbers are already valid: integral means no fraction and no exponent, and 64 bits means the parse fits.

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Npgsql;
+using System.Runtime.CompilerServices;
 
 namespace Ingot.Postgres.Source;
 
@@ -51,6 +52,7 @@ internal sealed class RowJson(IReadOnlyList<RecordColumn> columns)
     private Utf8JsonWriter? _writer;
 
     /// <summary>Writes the row whose record columns start at <paramref name="first"/>; returns the bytes written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Write(NpgsqlDataReader reader, int first, IBufferWriter<byte> body)
     {
         var w = _writer ??= new Utf8JsonWriter(body, Options);
@@ -87,23 +89,46 @@ internal sealed class RowJson(IReadOnlyList<RecordColumn> columns)
     }
 
     /// <summary>As PostgreSQL writes them in JSON: <c>2024-01-15T08:30:00.1234+00:00</c> (fraction without trailing zeros), <c>infinity</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteTimestamp(Utf8JsonWriter w, DateTime t, string offset)
     {
         // Npgsql reads PostgreSQL's infinities as DateTime's ends.
         if (t == DateTime.MaxValue) { w.WriteStringValue("infinity"); return; }
         if (t == DateTime.MinValue) { w.WriteStringValue("-infinity"); return; }
-        Span<char> buf = stackalloc char[40];
-        t.TryFormat(buf, out var n, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+        // Digit by digit: DateTime's custom-format path costs several times the rest of a row's JSON.
+        Span<byte> buf = stackalloc byte[40];
+        Digits(buf, 0, t.Year, 4);
+        buf[4] = (byte)'-';
+        Digits(buf, 5, t.Month, 2);
+        buf[7] = (byte)'-';
+        Digits(buf, 8, t.Day, 2);
+        buf[10] = (byte)'T';
+        Digits(buf, 11, t.Hour, 2);
+        buf[13] = (byte)':';
+        Digits(buf, 14, t.Minute, 2);
+        buf[16] = (byte)':';
+        Digits(buf, 17, t.Second, 2);
+        var n = 19;
         var micros = (int)(t.Ticks % TimeSpan.TicksPerSecond / 10);
         if (micros != 0)
         {
-            buf[n++] = '.';
-            micros.TryFormat(buf[n..], out var m, "D6", CultureInfo.InvariantCulture);
-            n += m;
+            buf[n++] = (byte)'.';
+            Digits(buf, n, micros, 6);
+            n += 6;
             while (buf[n - 1] == '0') n--;
         }
-        offset.AsSpan().CopyTo(buf[n..]);
-        w.WriteStringValue(buf[..(n + offset.Length)]);
+        foreach (var c in offset) buf[n++] = (byte)c;
+        w.WriteStringValue(buf[..n]);
+    }
+
+    /// <summary><paramref name="value"/> as exactly <paramref name="count"/> decimal digits (zero-padded) at <paramref name="at"/>.</summary>
+    private static void Digits(Span<byte> buf, int at, int value, int count)
+    {
+        for (var i = at + count - 1; i >= at; i--)
+        {
+            buf[i] = (byte)('0' + value % 10);
+            value /= 10;
+        }
     }
 
     private static void WriteDate(Utf8JsonWriter w, DateOnly d)

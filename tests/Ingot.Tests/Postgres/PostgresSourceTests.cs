@@ -2,6 +2,7 @@ using System.Text;
 using Ingot.Config;
 using Ingot.Destinations;
 using Ingot.Postgres;
+using Ingot.Postgres.Source;
 using Ingot.Tests.Infrastructure;
 using Npgsql;
 
@@ -94,6 +95,43 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
         run.Plan.Units.Count.ShouldBe(8);
         Ids(h.AllRows("orders")).ShouldBe(Enumerable.Range(1, 3000).ToList());
         run.Plan.Units.Select(u => u.Key).Distinct().Count().ShouldBe(8);
+    }
+
+    [Theory]
+    [InlineData(20_000)] // a whole number of pages: no boundary on the last row
+    [InlineData(20_517)]
+    public async Task Plan_WithAndWithoutTheKeysetIndex_SamePages(int rows)
+    {
+        // Given orders whose cursor values tie in threes (ties straddle page boundaries), analysed, with the index on
+        // (updated_at, order_id) that a table read this way has: boundaries are found by seeking page to page
+        var cs = await pg.CreateDatabaseAsync("src");
+        await PostgresFixture.ExecuteAsync(cs,
+            "CREATE TABLE orders (order_id int PRIMARY KEY, order_date timestamptz, updated_at timestamptz NOT NULL)",
+            $"INSERT INTO orders SELECT i, now(), timestamptz '2024-03-01 12:00:00+00' + (i / 3) * interval '1 second' FROM generate_series(1, {rows}) i",
+            "CREATE INDEX orders_keyset ON orders (updated_at, order_id)",
+            "ANALYZE orders");
+        static List<string> Bounds(Ingot.Sources.SourcePlan plan) => plan.Units
+            .Select(u => (Ingot.Sources.CursorBounds)u.Bounds)
+            .Select(b => $"{KeysetPosition.Parse(b.After)?.Key?.Aggregate((x, y) => x + "/" + y)} .. {KeysetPosition.Parse(b.UpTo)!.Key?.Aggregate((x, y) => x + "/" + y) ?? "fence"}")
+            .ToList();
+        await using var indexed = new SourceHarness(Yaml(cs, Orders, pageSize: 1000));
+        var seek = await indexed.PlanAsync();
+
+        // When the index is gone (each seek would sort the table: the rows are numbered in one pass instead)
+        await PostgresFixture.ExecuteAsync(cs, "DROP INDEX orders_keyset", "ANALYZE orders");
+        await using var plain = new SourceHarness(Yaml(cs, Orders, pageSize: 1000));
+        var numbered = await plain.PlanAsync();
+
+        // Then both plans cut the same pages of page_size rows, and count the same rows
+        Bounds(seek).ShouldBe(Bounds(numbered));
+        seek.Units.Count.ShouldBe((rows + 999) / 1000);
+        seek.Scope["rows"].ShouldBe((long)rows);
+        numbered.Scope["rows"].ShouldBe((long)rows);
+        // And every row lands once, in pages of at most page_size
+        var run = await indexed.RunAsync();
+        Ids(indexed.AllRows("orders")).ShouldBe(Enumerable.Range(1, rows).ToList());
+        indexed.Landed.Values.ShouldAllBe(l => l.Rows.Count <= 1000);
+        run.Fetched.Count.ShouldBe(seek.Units.Count);
     }
 
     [Fact]
