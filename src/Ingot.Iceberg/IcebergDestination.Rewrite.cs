@@ -153,7 +153,7 @@ internal sealed partial class IcebergDestination
             foreach (var e in inputs) locals.Add(await LocalCopyAsync(e.Path, scratch, cancellationToken).ConfigureAwait(false));
             var chunkKey = DuckDbSession.Identifier(MetadataColumns.ChunkKey);
             var parts = locals.Select((l, i) =>
-                $"SELECT * EXCLUDE (file_row_number), {i.ToString(CultureInfo.InvariantCulture)} AS \"__ingot_input\", file_row_number AS \"__ingot_row\" FROM read_parquet({DuckDbSession.Literal(l)}, file_row_number = true)");
+                $"SELECT * EXCLUDE (file_row_number), {i.ToString(CultureInfo.InvariantCulture)} AS \"__ingot_input\", file_row_number AS \"__ingot_row\" FROM read_parquet({DuckDbSession.Literal(l)}, file_row_number = true, hive_partitioning = false)");
             var where = drop.Count == 0 ? "" : $" WHERE {chunkKey} IS NULL OR {chunkKey} NOT IN ({string.Join(", ", drop.Select(DuckDbSession.Literal))})";
             var rows = $"SELECT * EXCLUDE (\"__ingot_input\", \"__ingot_row\") FROM ({string.Join(" UNION ALL BY NAME ", parts)}){where} ORDER BY {chunkKey}, \"__ingot_input\", \"__ingot_row\"";
             using var connection = _database.Connect();
