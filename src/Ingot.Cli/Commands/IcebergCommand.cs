@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Ingot.Config;
 using Ingot.Engine;
 using Ingot.Http;
@@ -8,7 +9,7 @@ namespace Ingot.Cli.Commands;
 
 /// <summary>
 /// <c>ingot iceberg &lt;pipeline&gt; expire-snapshots|remove-orphans|compact|maintain [--older-than D] [--retain-last N] [--dry-run]</c>:
-/// maintenance of the pipeline's Iceberg tables (DESIGN §3, §4.2).
+/// maintenance of the pipeline's Iceberg tables (DESIGN §3, §4.2); <c>maintain</c> expires snapshots, compacts, then removes orphans.
 /// </summary>
 internal static class IcebergCommand
 {
@@ -91,5 +92,5 @@ internal static class IcebergCommand
             await io.Out.WriteLineAsync($"  {g.Partition}: {g.Inputs.Count} file(s), {g.Records} record(s), {Bytes(g.InputBytes)}" + (g.OutputBytes is { } o ? $" → {Bytes(o)}" : "")).ConfigureAwait(false);
     }
 
-    private static string Bytes(long n) => n >= 1 << 20 ? $"{n / (double)(1 << 20):0.0} MB" : n >= 1 << 10 ? $"{n / 1024.0:0.0} KB" : $"{n} B";
+    private static string Bytes(long n) => string.Create(CultureInfo.InvariantCulture, n >= 1 << 20 ? $"{n / (double)(1 << 20):0.0} MB" : n >= 1 << 10 ? $"{n / 1024.0:0.0} KB" : $"{n} B");
 }
