@@ -92,5 +92,8 @@ internal static class IcebergCommand
             await io.Out.WriteLineAsync($"  {g.Partition}: {g.Inputs.Count} file(s), {g.Records} record(s), {Bytes(g.InputBytes)}" + (g.OutputBytes is { } o ? $" → {Bytes(o)}" : "")).ConfigureAwait(false);
     }
 
-    private static string Bytes(long n) => string.Create(CultureInfo.InvariantCulture, n >= 1 << 20 ? $"{n / (double)(1 << 20):0.0} MB" : n >= 1 << 10 ? $"{n / 1024.0:0.0} KB" : $"{n} B");
+    private static string Bytes(long n) =>
+        n >= 1 << 20 ? (n / (double)(1 << 20)).ToString("0.0 MB", CultureInfo.InvariantCulture)
+        : n >= 1 << 10 ? (n / 1024.0).ToString("0.0 KB", CultureInfo.InvariantCulture)
+        : n.ToString(CultureInfo.InvariantCulture) + " B";
 }
