@@ -15,6 +15,9 @@ internal sealed partial class IcebergDestination
     /// <summary>A live data file below this share of <c>target_file_size</c> is small (Spark's <c>min-file-size-bytes</c> default).</summary>
     internal const double SmallFileShare = 0.75;
 
+    /// <summary>Runs after a compaction attempt wrote its files and before its compare-and-swap (a seam for tests: a concurrent commit lands exactly there).</summary>
+    internal Func<CancellationToken, Task>? BeforeCompactionSwap { get; set; }
+
     /// <summary>
     /// Rewrites, per partition, the small live data files (at least two of them) into files of about the target size with
     /// the same rows, ordered by <c>_chunk_key</c>, and commits them as one <c>replace</c> snapshot (the old entries DELETED,
@@ -110,6 +113,7 @@ internal sealed partial class IcebergDestination
                     var next = metadata.Commit(location, snapshot, schema, metadata.LastColumnId, _time.GetUtcNow().ToUnixTimeMilliseconds());
                     var path = await WriteMetadataFileAsync(table, $"{metadata.VersionOf(location) + 1:D5}-{Guid.NewGuid():D}.metadata.json", next.ToUtf8(), cancellationToken).ConfigureAwait(false);
                     written.Add(path);
+                    if (BeforeCompactionSwap is { } hook) await hook(cancellationToken).ConfigureAwait(false);
                     done = await _catalog.SwapAsync(_spec.CatalogName, _spec.Namespace, table.Name, location, path, cancellationToken).ConfigureAwait(false);
                     if (done)
                     {

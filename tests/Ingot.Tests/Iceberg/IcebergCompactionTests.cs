@@ -239,6 +239,41 @@ public sealed class IcebergCompactionTests : IDisposable
     }
 
     [Fact]
+    public async Task Compact_ARefreshLandsBeforeItsSwap_PlansAgainWithoutTheReplacedFiles()
+    {
+        // Given six small units, and a refresh of u1 (12 records) that lands just before the compaction's compare-and-swap
+        await using var ingest = await LandSixUnitsAsync();
+        await using var compactor = Create();
+        var run = IcebergKit.Run();
+        var refresh = await IcebergKit.StageAsync(ingest, run, "u1", IcebergKit.Records("u1", 12), new IcebergKit.Journal());
+        var oldU1 = IcebergReaders.LiveFiles(Metadata()).Select(f => f.Path).Where(p => Path.GetFileName(p).StartsWith("u1-", StringComparison.Ordinal)).ToList();
+        oldU1.Count.ShouldBe(3);
+        var landed = 0;
+        compactor.BeforeCompactionSwap = async ct =>
+        {
+            if (Interlocked.Exchange(ref landed, 1) == 0) await ingest.CommitGroupAsync(run, [refresh], ct);
+        };
+
+        // When the compaction runs
+        var result = await compactor.CompactAsync(Stream, dryRun: false, Ct);
+
+        // Then it lost the swap once, planned again against the refreshed table (u1's replaced files out of the plan, its new
+        // ones in), and the table holds u1's new rows once and no row of its old landing
+        compactor.CommitRetries.ShouldBe(1);
+        result.Groups.SelectMany(g => g.Inputs).Select(IcebergReaders.LocalPath).ShouldNotContain(p => oldU1.Contains(p));
+        result.Groups.SelectMany(g => g.Inputs).ShouldContain(p => Path.GetFileName(p).StartsWith("u1-", StringComparison.Ordinal));
+        (result.FilesBefore, result.FilesAfter).ShouldBe((18, 3));
+        var rows = LiveRows(out _);
+        rows.Count.ShouldBe(150 + 12);
+        rows.Count(r => r.Split('|')[2] == "u1").ShouldBe(12);
+        rows.Select(r => r.Split('|')[0]).Distinct().Count().ShouldBe(rows.Count);
+        var done = Keys.Select(k => new DoneUnit(k, Stream, k == "u1" ? 12 : 30)).ToList();
+        (await compactor.VerifyAsync("ice", done, Ct)).Problems.ShouldBeEmpty();
+        Directory.EnumerateFiles(Path.Combine(Warehouse, "bronze", "ice_precip_15", "data"), "compacted-*", SearchOption.AllDirectories).Count()
+            .ShouldBe(3, "the first attempt's files, written for a plan that did not land, are removed");
+    }
+
+    [Fact]
     public async Task Compact_RacingIngestCommits_BothLandEveryRecordOnce()
     {
         // Given a table of six small units, a compacting destination and an ingesting one (two processes) on it
