@@ -104,10 +104,17 @@ public sealed class IcebergCompactionTests : IDisposable
         long.Parse(summary["total-files-size"]!.GetValue<string>(), CultureInfo.InvariantCulture).ShouldBe(newFiles.Sum(f => new FileInfo(f).Length));
         var list = IcebergReaders.Avro(snapshot["manifest-list"]!.GetValue<string>());
         list.Meta["format-version"].ShouldBe("2");
+        list.Meta["sequence-number"].ShouldBe("7");
+        list.Meta["avro.codec"].ShouldBe("deflate");
+        list.Schema["name"]!.GetValue<string>().ShouldBe("manifest_file");
+        list.Schema["fields"]!.AsArray().ShouldAllBe(f => f!["field-id"] != null);
         var deleted = 0;
         foreach (var m in list.Records)
         {
             var manifest = IcebergReaders.Avro((string)m["manifest_path"]);
+            manifest.Schema["name"]!.GetValue<string>().ShouldBe("manifest_entry");
+            manifest.Meta["content"].ShouldBe("data");
+            ((long)m["min_sequence_number"]).ShouldBeLessThanOrEqualTo((long)m["sequence_number"]);
             foreach (var key in new[] { "schema", "schema-id", "partition-spec", "partition-spec-id", "format-version", "content" }) manifest.Meta.ShouldContainKey(key);
             foreach (var e in manifest.Records)
             {
