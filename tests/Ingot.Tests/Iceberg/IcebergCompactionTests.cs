@@ -166,6 +166,34 @@ public sealed class IcebergCompactionTests : IDisposable
         Metadata()["snapshots"]!.AsArray().Count.ShouldBe(7);
     }
 
+    [Fact]
+    public async Task Compact_FilesWrittenUnderTwoSchemas_OneFileUnderTheCurrentSchemaWithItsFieldIds()
+    {
+        // Given a unit without the field 'quality', then one that brought it (a new schema, a new field id)
+        await using var d = Create();
+        var run = IcebergKit.Run();
+        await d.PrepareAsync(run, Ct);
+        await d.CommitGroupAsync(run, [await IcebergKit.StageAsync(d, run, "u0", IcebergKit.Records("u0", 9), new IcebergKit.Journal())], Ct);
+        await d.CommitGroupAsync(run, [await IcebergKit.StageAsync(d, run, "u1", IcebergKit.Records("u1", 9, i => $",\"quality\":\"q{i}\""), new IcebergKit.Journal())], Ct);
+        using var db = DuckDbSession.Open();
+        string Quality() => string.Join(",", db.Query($"SELECT id, quality FROM read_parquet([{string.Join(", ", IcebergReaders.LiveFiles(Metadata()).Select(f => DuckDbSession.Literal(f.Path)))}], union_by_name = true) ORDER BY id")
+            .Select(r => $"{r[0]}={r[1] ?? "null"}"));
+        var before = Quality();
+
+        // When it is compacted
+        var result = await d.CompactAsync(Stream, dryRun: false, Ct);
+
+        // Then each day's two files are one holding both units' rows ('quality' null where it was absent), with the field's id
+        (result.FilesBefore, result.FilesAfter).ShouldBe((6, 3));
+        Quality().ShouldBe(before);
+        var metadata = Metadata();
+        var quality = metadata["schemas"]!.AsArray().Last()!["fields"]!.AsArray().Single(f => f!["name"]!.GetValue<string>() == "quality")!["id"]!.GetValue<int>();
+        foreach (var (path, _) in IcebergReaders.LiveFiles(metadata))
+            Convert.ToInt32(db.Scalar($"SELECT field_id FROM parquet_schema({DuckDbSession.Literal(path)}) WHERE name = 'quality'"), CultureInfo.InvariantCulture).ShouldBe(quality, path);
+        metadata["schemas"]!.AsArray().Count.ShouldBe(2, "compaction adds no schema");
+        (await d.VerifyAsync("ice", [new DoneUnit("u0", Stream, 9), new DoneUnit("u1", Stream, 9)], Ct)).Problems.ShouldBeEmpty();
+    }
+
     private static string? Bound(GenericRecord file, string field, int id) =>
         ((object[])file[field]).Cast<GenericRecord>().Where(p => (int)p["key"] == id).Select(p => Encoding.UTF8.GetString((byte[])p["value"])).SingleOrDefault();
 
