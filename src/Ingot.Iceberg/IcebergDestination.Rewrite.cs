@@ -145,7 +145,7 @@ internal sealed partial class IcebergDestination
     {
         var first = Locations.Relative(_store, inputs[0].Path) ?? throw new InvalidDataException($"{inputs[0].Path} is outside the warehouse {_store.Root}");
         var folder = first[..(first.LastIndexOf('/') + 1)];
-        var scratch = Path.Combine(_store.LocalScratchFor($"{table.RelativeRoot}/data/_tmp/{Guid.NewGuid():N}/x.parquet"));
+        var scratch = _store.LocalScratchFor($"{table.RelativeRoot}/data/_tmp/{Guid.NewGuid():N}/x.parquet");
         Directory.CreateDirectory(scratch);
         try
         {
@@ -154,19 +154,23 @@ internal sealed partial class IcebergDestination
             var chunkKey = DuckDbSession.Identifier(MetadataColumns.ChunkKey);
             var parts = locals.Select((l, i) =>
                 $"SELECT * EXCLUDE (file_row_number), {i.ToString(CultureInfo.InvariantCulture)} AS \"__ingot_input\", file_row_number AS \"__ingot_row\" FROM read_parquet({DuckDbSession.Literal(l)}, file_row_number = true, hive_partitioning = false)");
-            var where = drop.Count == 0 ? "" : $" WHERE {chunkKey} IS NULL OR {chunkKey} NOT IN ({string.Join(", ", drop.Select(DuckDbSession.Literal))})";
-            var rows = $"SELECT * EXCLUDE (\"__ingot_input\", \"__ingot_row\") FROM ({string.Join(" UNION ALL BY NAME ", parts)}){where} ORDER BY {chunkKey}, \"__ingot_input\", \"__ingot_row\"";
+            var union = $"SELECT * EXCLUDE (\"__ingot_input\", \"__ingot_row\") FROM ({string.Join(" UNION ALL BY NAME ", parts)})";
             using var connection = _database.Connect();
+            var names = new List<string>();
+            using (var describe = connection.Query($"DESCRIBE {union}"))
+                for (long r = 0; r < describe.RowCount; r++) names.Add((string)describe.GetValue(0, r)!);
             var total = inputs.Sum(e => e.RecordCount);
+            // Another writer's file without Ingot's _chunk_key holds no unit's rows: nothing of it is dropped.
+            var keyed = names.Contains(MetadataColumns.ChunkKey, StringComparer.Ordinal);
+            if (drop.Count > 0 && !keyed) return (null, 0);
+            var where = drop.Count == 0 ? "" : $" WHERE {chunkKey} IS NULL OR {chunkKey} NOT IN ({string.Join(", ", drop.Select(DuckDbSession.Literal))})";
+            var rows = $"{union}{where} ORDER BY {(keyed ? chunkKey + ", " : "")}\"__ingot_input\", \"__ingot_row\"";
             var kept = total;
             if (drop.Count > 0)
                 using (var count = connection.Query($"SELECT count(*) FROM ({rows})"))
                     kept = Convert.ToInt64(count.GetValue(0, 0), CultureInfo.InvariantCulture);
             if (drop.Count > 0 && kept == total) return (null, 0);
             if (kept == 0) return (null, total);
-            var names = new List<string>();
-            using (var describe = connection.Query($"DESCRIBE {rows}"))
-                for (long r = 0; r < describe.RowCount; r++) names.Add((string)describe.GetValue(0, r)!);
             var fields = names.Select(n => schema.Field(n)
                 ?? throw new InvalidDataException($"iceberg table {table.Name}: {inputs[0].Path} has a column '{n}' the table's schema does not have")).ToList();
             var output = Path.Combine(scratch, "out.parquet_tmp");
