@@ -74,12 +74,19 @@ internal static class IcebergBench
         await ParquetBench.FeedAsync(input, chunk, c => ParquetBench.LandAsync(destination, run, c, journal));
     }
 
-    private static async Task LandIcebergAsync(string warehouse, string output, int chunk)
+    /// <summary>The bench's Iceberg destination over <paramref name="output"/> (an unpartitioned table, 128 MB target files).</summary>
+    internal static IcebergDestination Destination(string output)
     {
         var source = new NoaaSourceSpec("http://127.0.0.1:9", "bench", "PRECIP", ["COOP:1"], ["QPCP"], null, DateTimeOffset.UnixEpoch, null, new IsoPeriod(1, TimeSpan.Zero, "P1M"), 1000, 10);
         var pipeline = new PipelineSpec("bench", null, null, true, null, [source], HttpSpec.Default, [], null, [], Path.Combine(output, "bench.yaml"));
         var spec = new IcebergDestinationSpec(output, new StoreOptions(), CatalogSpec.DefaultFor(output), "ingot", "bronze", "{pipeline}_{stream}", [], 128L << 20);
-        await using var destination = new IcebergDestination(spec, new LocalBlobStore(output), pipeline, TimeProvider.System);
+        return new IcebergDestination(spec, new LocalBlobStore(output), pipeline, TimeProvider.System);
+    }
+
+    /// <summary>Lands the input's chunks as units into the table under <paramref name="output"/>, a group commit per <c>GroupSize</c> units.</summary>
+    internal static async Task LandIcebergAsync(string warehouse, string output, int chunk)
+    {
+        await using var destination = Destination(output);
         var run = new RunContext(Guid.NewGuid(), "bench", TimeProvider.System.GetUtcNow());
         await destination.PrepareAsync(run, CancellationToken.None);
         var journal = new ParquetBench.NullJournal();

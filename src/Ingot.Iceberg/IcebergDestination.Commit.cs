@@ -54,7 +54,7 @@ internal sealed partial class IcebergDestination
             {
                 var bytes = Manifests.WriteAdded(schema, 0, spec, files.Select(f => f.File).ToList());
                 var path = await WriteMetadataFileAsync(table, $"{Guid.NewGuid():D}-m0.avro", bytes, cancellationToken).ConfigureAwait(false);
-                added = new ManifestFile(path, bytes.Length, 0, 0, 0, 0, snapshotId, files.Count, 0, 0, files.Sum(f => f.File.RecordCount), 0, 0, PartitionSummaries(spec, files));
+                added = new ManifestFile(path, bytes.Length, 0, 0, 0, 0, snapshotId, files.Count, 0, 0, files.Sum(f => f.File.RecordCount), 0, 0, PartitionSummaries(spec, files.Select(f => f.File).ToList()));
             }
             var replaced = units.SelectMany(u => u.Unit.Replaces).Distinct(StringComparer.Ordinal).ToList();
             for (var attempt = 1; ; attempt++)
@@ -122,59 +122,44 @@ internal sealed partial class IcebergDestination
         var parent = metadata?.CurrentSnapshotId;
         JsonObject? parentSummary = parent is { } p ? metadata!.Snapshot(p)?["summary"] as JsonObject : null;
         long deletedFiles = 0, deletedRecords = 0, removedBytes = 0;
-        if (metadata is not null && parent is { } current)
+        var rewritten = new List<DataFile>();
+        if (metadata is not null && parent is not null)
         {
-            var list = Manifests.ReadList(await ReadAsync(metadata.Snapshot(current)!["manifest-list"]!.GetValue<string>(), cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidDataException($"iceberg table {table.Name}: the current snapshot's manifest list is missing"));
-            // Unit keys this commit replaces (the group's own keys already in the table, and retired keys): their files go.
+            // Unit keys this commit replaces (the group's own keys already in the table, and retired keys): their rows go,
+            // from their own files and from compacted files holding them (see ReplaceUnitsAsync).
             var held = await UnitsAsync(metadata, cancellationToken).ConfigureAwait(false);
-            var prefixes = units.Select(u => u.Unit.Key).Concat(replaced)
-                .Where(held.ContainsKey)
-                .Select(k => $"{k}-{held[k].Entry["attempt"]?.GetValue<string>()}-")
-                .ToList();
-            foreach (var m in list)
-            {
-                if (m.AddedFiles + m.ExistingFiles == 0 && m.Content == 0) continue; // only deletions of an earlier snapshot
-                if (prefixes.Count == 0 || m.Content != 0)
-                {
-                    manifests.Add(m);
-                    continue;
-                }
-                var read = Manifests.ReadManifest(await ReadAsync(m.Path, cancellationToken).ConfigureAwait(false)
-                    ?? throw new InvalidDataException($"iceberg table {table.Name}: manifest {m.Path} is missing"), m);
-                var gone = read.Entries.Where(e => e.Status != Manifests.Deleted && prefixes.Any(x => FileName(e.Path).StartsWith(x, StringComparison.Ordinal))).ToList();
-                if (gone.Count == 0)
-                {
-                    manifests.Add(m);
-                    continue;
-                }
-                var removed = gone.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-                var bytes = Manifests.Rewrite(read, m, removed, snapshotId);
-                var path = await WriteMetadataFileAsync(table, $"{Guid.NewGuid():D}-m1.avro", bytes, cancellationToken).ConfigureAwait(false);
-                written.Add(path);
-                var live = read.Entries.Where(e => e.Status != Manifests.Deleted && !removed.Contains(e.Path)).ToList();
-                manifests.Add(new ManifestFile(path, bytes.Length, m.SpecId, 0, sequence, live.Count == 0 ? sequence : live.Min(e => e.SequenceNumber), snapshotId,
-                    0, live.Count, gone.Count, 0, live.Sum(e => e.RecordCount), gone.Sum(e => e.RecordCount), null));
-                deletedFiles += gone.Count;
-                deletedRecords += gone.Sum(e => e.RecordCount);
-                removedBytes += gone.Sum(e => e.SizeBytes);
-            }
+            var keys = units.Select(u => u.Unit.Key).Concat(replaced).Where(held.ContainsKey).Distinct(StringComparer.Ordinal).ToList();
+            var current = await CurrentFilesAsync(table, metadata, readManifests: keys.Count > 0, cancellationToken).ConfigureAwait(false);
+            var (removed, copies) = await ReplaceUnitsAsync(table, schema, spec, current, held, keys, written, cancellationToken).ConfigureAwait(false);
+            rewritten.AddRange(copies);
+            var (kept, gone) = await KeepAllButAsync(table, current, removed, snapshotId, sequence, written, cancellationToken).ConfigureAwait(false);
+            manifests.AddRange(kept);
+            deletedFiles = gone.Count;
+            deletedRecords = gone.Sum(e => e.RecordCount);
+            removedBytes = gone.Sum(e => e.SizeBytes);
+        }
+        if (rewritten.Count > 0)
+        {
+            var bytes = Manifests.WriteAdded(schema, 0, spec, rewritten);
+            var path = await WriteMetadataFileAsync(table, $"{Guid.NewGuid():D}-m0.avro", bytes, cancellationToken).ConfigureAwait(false);
+            written.Add(path);
+            manifests.Insert(0, new ManifestFile(path, bytes.Length, 0, 0, sequence, sequence, snapshotId, rewritten.Count, 0, 0, rewritten.Sum(f => f.RecordCount), 0, 0, PartitionSummaries(spec, rewritten)));
         }
         if (added is not null) manifests.Insert(0, added with { SequenceNumber = sequence, MinSequenceNumber = sequence });
         var listBytes = Manifests.WriteList(manifests, snapshotId, parent, sequence);
         var listPath = await WriteMetadataFileAsync(table, $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{Guid.NewGuid():D}.avro", listBytes, cancellationToken).ConfigureAwait(false);
         written.Add(listPath);
 
-        var addedFiles = units.Sum(u => u.Files.Count);
-        var addedRecords = units.Sum(u => u.Files.Sum(f => f.File.RecordCount));
-        var addedBytes = units.Sum(u => u.Files.Sum(f => f.File.SizeBytes));
+        var addedFiles = units.Sum(u => u.Files.Count) + rewritten.Count;
+        var addedRecords = units.Sum(u => u.Files.Sum(f => f.File.RecordCount)) + rewritten.Sum(f => f.RecordCount);
+        var addedBytes = units.Sum(u => u.Files.Sum(f => f.File.SizeBytes)) + rewritten.Sum(f => f.SizeBytes);
         var summary = new JsonObject
         {
             ["operation"] = deletedFiles > 0 ? "overwrite" : "append",
             ["added-data-files"] = S(addedFiles),
             ["added-records"] = S(addedRecords),
             ["added-files-size"] = S(addedBytes),
-            ["changed-partition-count"] = S(units.SelectMany(u => u.Files).Select(f => string.Join('/', f.File.Partition)).Distinct().Count()),
+            ["changed-partition-count"] = S(units.SelectMany(u => u.Files).Select(f => f.File).Concat(rewritten).Select(f => string.Join('/', f.Partition)).Distinct().Count()),
             ["total-data-files"] = S(manifests.Sum(m => (long)m.AddedFiles + m.ExistingFiles)),
             ["total-records"] = S(manifests.Sum(m => m.AddedRows + m.ExistingRows)),
             ["total-delete-files"] = "0",
@@ -250,12 +235,12 @@ internal sealed partial class IcebergDestination
     }
 
     /// <summary>Per partition field: nulls present and the lowest and highest value, for the manifest list (readers prune manifests by it).</summary>
-    private static List<FieldSummary> PartitionSummaries(IReadOnlyList<PartitionField> spec, IReadOnlyList<StagedFile> files)
+    private static List<FieldSummary> PartitionSummaries(IReadOnlyList<PartitionField> spec, IReadOnlyList<DataFile> files)
     {
         var result = new List<FieldSummary>();
         for (var i = 0; i < spec.Count; i++)
         {
-            var values = files.Select(f => f.File.Partition[i]).ToList();
+            var values = files.Select(f => f.Partition[i]).ToList();
             var present = values.Where(v => v is not null).Select(v => v!).ToList();
             if (present.Count == 0)
             {

@@ -91,12 +91,10 @@ internal sealed partial class IcebergDestination
     /// <summary>
     /// Deletes files under the table's folder that no metadata the table still tracks references and that were last
     /// written before <paramref name="olderThan"/> ago (default 3 days: longer than any write takes, so nothing a running
-    /// writer staged is taken).
+    /// writer staged is taken). The age is the store's own (the file system's write time, S3's LastModified).
     /// </summary>
     public async Task<MaintenanceResult> RemoveOrphansAsync(string stream, TimeSpan olderThan, bool dryRun, CancellationToken cancellationToken)
     {
-        if (_store is not LocalBlobStore local)
-            throw new InvalidOperationException($"remove-orphans needs the files' modification times, which this build reads on local warehouses only ({_store.Root} is not)");
         var table = TableFor(stream);
         var (location, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
         if (metadata is null || location is null) return new(table.Name, "remove-orphans", 0, [], dryRun);
@@ -104,12 +102,14 @@ internal sealed partial class IcebergDestination
         var (files, manifests, lists) = await ReachableAsync(metadata, all, liveOnly: false, cancellationToken).ConfigureAwait(false);
         var referenced = new HashSet<string>(files.Concat(manifests).Concat(lists).Append(location).Concat(metadata.MetadataLog), StringComparer.Ordinal);
         if (metadata.Properties.TryGetValue(CarriedUnitsProperty, out var carried)) referenced.Add(carried);
-        var cutoff = _time.GetUtcNow().UtcDateTime - olderThan;
+        var cutoff = _time.GetUtcNow() - olderThan;
         var orphans = new List<string>();
         await foreach (var blob in _store.ListAsync(table.RelativeRoot + "/", cancellationToken).ConfigureAwait(false))
         {
             var uri = Locations.Uri(_store, blob.Path);
-            if (referenced.Contains(uri) || File.GetLastWriteTimeUtc(local.FullPath(blob.Path)) >= cutoff) continue;
+            if (referenced.Contains(uri)) continue;
+            // A file whose age the store does not tell may be one a running writer is staging: never taken.
+            if (blob.LastModified is not { } modified || modified >= cutoff) continue;
             orphans.Add(uri);
         }
         if (!dryRun) foreach (var uri in orphans) await DeleteUriAsync(uri).ConfigureAwait(false);

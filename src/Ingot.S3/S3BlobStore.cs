@@ -133,7 +133,8 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
     {
         await foreach (var obj in ListObjectsAsync(_location.FolderKey(prefix), cancellationToken).ConfigureAwait(false))
         {
-            yield return new BlobInfo(_location.RelativePath(obj.Key), obj.Size ?? 0);
+            yield return new BlobInfo(_location.RelativePath(obj.Key), obj.Size ?? 0,
+                obj.LastModified is { } modified ? new DateTimeOffset(DateTime.SpecifyKind(modified.ToUniversalTime(), DateTimeKind.Utc)) : null);
         }
     }
 

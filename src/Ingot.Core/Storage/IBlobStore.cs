@@ -32,7 +32,8 @@ public interface IBlobStore
     string LocalScratchFor(string path);
 }
 
-public sealed record BlobInfo(string Path, long Length);
+/// <summary>A listed file; <paramref name="LastModified"/> is when it was last written (file system / the object store's LastModified), null when the store does not say.</summary>
+public sealed record BlobInfo(string Path, long Length, DateTimeOffset? LastModified = null);
 
 /// <summary>Opens stores by path; the CLI registers the S3 opener.</summary>
 public interface IBlobStoreOpener

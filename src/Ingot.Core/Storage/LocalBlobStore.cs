@@ -78,7 +78,8 @@ public sealed class LocalBlobStore : IBlobStore
         {
             cancellationToken.ThrowIfCancellationRequested();
             var rel = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
-            yield return new BlobInfo(rel, new FileInfo(file).Length);
+            var info = new FileInfo(file);
+            yield return new BlobInfo(rel, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
         }
         await Task.CompletedTask.ConfigureAwait(false);
     }

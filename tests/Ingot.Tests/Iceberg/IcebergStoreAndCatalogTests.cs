@@ -43,6 +43,49 @@ public sealed class IcebergS3Tests(S3rverFixture s3) : IClassFixture<S3rverFixtu
         units.Select(u => u.Key).Order().ShouldBe(["s1", "s2"]);
         units.Sum(u => u.Records).ShouldBe(70);
     }
+
+    [Fact]
+    public async Task CompactThenRemoveOrphans_OnS3_MergesTheFilesAndTakesOnlyOldUnreferencedObjects()
+    {
+        // Given a table on s3:// of four units, one commit each (four small files in each of three day partitions)
+        var root = s3.NewRoot("ice");
+        var o = s3.StoreOptions();
+        await using var d = IcebergKit.Create(_dir, $"warehouse: {root}\n    catalog: sqlite:///{_dir.TrimStart('/')}/catalog.db\n    endpoint: {o.Endpoint}\n    region: {o.Region}\n    path_style: true\n    access_key: {o.AccessKey}\n    secret_key: {o.SecretKey}\n    partition_by: [day(_event_ts)]");
+        var run = IcebergKit.Run();
+        await d.PrepareAsync(run, Ct);
+        string[] keys = ["s1", "s2", "s3", "s4"];
+        foreach (var k in keys) await d.CommitGroupAsync(run, [await IcebergKit.StageAsync(d, run, k, IcebergKit.Records(k, 15), new IcebergKit.Journal())], Ct);
+        using var store = new Ingot.S3.S3BlobStore(root, o);
+
+        // When it is compacted (the inputs read from the bucket, the new files put there)
+        var compacted = await d.CompactAsync("precip_15", dryRun: false, Ct);
+
+        // Then each partition's four files are one, and the table verifies with every unit's records
+        (compacted.FilesBefore, compacted.FilesAfter).ShouldBe((12, 3));
+        var done = keys.Select(k => new DoneUnit(k, "precip_15", 15)).ToList();
+        (await d.VerifyAsync("ice", done, Ct)).Problems.ShouldBeEmpty();
+
+        // When an unreferenced object is written, time passes, a second one is written, and orphans older than the window go
+        var table = "bronze/ice_precip_15";
+        await store.WriteAsync($"{table}/data/crashed-run-leftover.parquet", new byte[] { 1 }, Ct);
+        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+        await store.WriteAsync($"{table}/data/being-written.parquet", new byte[] { 2 }, Ct);
+        var referenced = new List<string>();
+        await foreach (var b in store.ListAsync(table + "/", Ct)) if (!b.Path.EndsWith("crashed-run-leftover.parquet", StringComparison.Ordinal) && !b.Path.EndsWith("being-written.parquet", StringComparison.Ordinal)) referenced.Add(b.Path);
+        var dry = await d.RemoveOrphansAsync("precip_15", TimeSpan.FromSeconds(1.5), dryRun: true, Ct);
+        var removed = await d.RemoveOrphansAsync("precip_15", TimeSpan.FromSeconds(1.5), dryRun: false, Ct);
+
+        // Then only the old orphan went (by its LastModified from ListObjectsV2); the young one and every file the table's
+        // snapshots reference (the compacted-away files too: the older snapshots still read them) stay, and it still verifies
+        dry.Files.ShouldBe(removed.Files);
+        removed.Files.ShouldHaveSingleItem().ShouldEndWith($"{table}/data/crashed-run-leftover.parquet");
+        var left = new List<string>();
+        await foreach (var b in store.ListAsync(table + "/", Ct)) left.Add(b.Path);
+        left.ShouldNotContain(p => p.EndsWith("crashed-run-leftover.parquet", StringComparison.Ordinal));
+        left.ShouldContain(p => p.EndsWith("being-written.parquet", StringComparison.Ordinal));
+        foreach (var p in referenced) left.ShouldContain(p);
+        (await d.VerifyAsync("ice", done, Ct)).Problems.ShouldBeEmpty();
+    }
 }
 
 /// <summary>The SQL catalog on a real PostgreSQL (the JDBC/PyIceberg tables), with two writers racing on one table.</summary>
