@@ -226,9 +226,9 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
     // ---- statistics ----------------------------------------------------------------------------------------
 
     /// <summary>A finished local Parquet file as its manifest entry describes it: the same statistics a staged file gets (compaction and copy-on-write rewrites).</summary>
-    internal static DataFile Describe(DuckDbConnection connection, string localFile, string uri, long sizeBytes, IReadOnlyList<object?> partition, IcebergSchema schema)
+    internal static DataFile Describe(DuckDbSession session, string localFile, string uri, long sizeBytes, IReadOnlyList<object?> partition, IcebergSchema schema)
     {
-        var stats = Statistics(connection, localFile, schema);
+        var stats = Statistics(session, localFile, schema);
         return new DataFile(uri, stats.Records, sizeBytes, partition, stats.ColumnSizes, stats.ValueCounts, stats.NullCounts, stats.Lower, stats.Upper, stats.SplitOffsets);
     }
 

@@ -157,8 +157,7 @@ internal sealed partial class IcebergDestination
             var union = $"SELECT * EXCLUDE (\"__ingot_input\", \"__ingot_row\") FROM ({string.Join(" UNION ALL BY NAME ", parts)})";
             using var connection = _database.Connect();
             var names = new List<string>();
-            using (var describe = connection.Query($"DESCRIBE {union}"))
-                for (long r = 0; r < describe.RowCount; r++) names.Add((string)describe.GetValue(0, r)!);
+            foreach (var row in connection.Query($"DESCRIBE {union}")) names.Add((string)row[0]!);
             var total = inputs.Sum(e => e.RecordCount);
             // Another writer's file without Ingot's _chunk_key holds no unit's rows: nothing of it is dropped.
             var keyed = names.Contains(MetadataColumns.ChunkKey, StringComparer.Ordinal);
@@ -166,9 +165,7 @@ internal sealed partial class IcebergDestination
             var where = drop.Count == 0 ? "" : $" WHERE {chunkKey} IS NULL OR {chunkKey} NOT IN ({string.Join(", ", drop.Select(DuckDbSession.Literal))})";
             var rows = $"{union}{where} ORDER BY {(keyed ? chunkKey + ", " : "")}\"__ingot_input\", \"__ingot_row\"";
             var kept = total;
-            if (drop.Count > 0)
-                using (var count = connection.Query($"SELECT count(*) FROM ({rows})"))
-                    kept = Convert.ToInt64(count.GetValue(0, 0), CultureInfo.InvariantCulture);
+            if (drop.Count > 0) kept = Convert.ToInt64(connection.Scalar($"SELECT count(*) FROM ({rows})"), CultureInfo.InvariantCulture);
             if (drop.Count > 0 && kept == total) return (null, 0);
             if (kept == 0) return (null, total);
             var fields = names.Select(n => schema.Field(n)

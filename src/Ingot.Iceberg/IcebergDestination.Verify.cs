@@ -1,3 +1,4 @@
+using System.Globalization;
 using Ingot.Destinations;
 using Ingot.DuckDb;
 using Ingot.Iceberg.Table;
@@ -123,7 +124,7 @@ internal sealed partial class IcebergDestination
                 keys = session.Query($"SELECT {DuckDbSession.Identifier(Records.MetadataColumns.ChunkKey)}, count(*) FROM read_parquet({DuckDbSession.Literal(local)}) GROUP BY ALL")
                     .Select(r => (r[0] as string ?? "", Convert.ToInt64(r[1], CultureInfo.InvariantCulture))).ToList();
             }
-            catch (DuckDb.Native.DuckDbException)
+            catch (DuckDbException)
             {
                 // Another writer's file without Ingot's _chunk_key: the per-unit counts are not checked for this table.
             }

@@ -150,8 +150,7 @@ public sealed class IcebergCompactionTests : IDisposable
             rows.Select(r => (string)r[0]!).ShouldBe(rows.Select(r => (string)r[0]!).Order(StringComparer.Ordinal), "sorted by _chunk_key");
             foreach (var unit in rows.GroupBy(r => (string)r[0]!))
                 unit.Select(r => Convert.ToInt64(r[1], CultureInfo.InvariantCulture)).ShouldBe(unit.Select(r => Convert.ToInt64(r[1], CultureInfo.InvariantCulture)).Order(), "then in the unit's own order");
-            rows.Select(r => Convert.ToString(r[2], CultureInfo.InvariantCulture)).Distinct().Single()
-                .ShouldBe(day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "the file's partition is its rows' day");
+            rows.Select(r => (DateOnly)r[2]!).Distinct().Single().ShouldBe(DateOnly.FromDateTime(day), "the file's partition is its rows' day");
             var chunkKeyId = fields["_chunk_key"];
             Bound(file, "lower_bounds", chunkKeyId).ShouldBe("u0");
             Bound(file, "upper_bounds", chunkKeyId).ShouldBe("u5");
