@@ -89,7 +89,7 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
     }
 
     /// <summary>zstd level 1 (as the Parquet destination), every column's field id, and the file's Iceberg schema in the footer (Java's <c>iceberg.schema</c>).</summary>
-    private static string CopyOptions(IcebergSchema fileSchema)
+    internal static string CopyOptions(IcebergSchema fileSchema)
     {
         var ids = new StringBuilder();
         foreach (var f in fileSchema.Fields)
@@ -224,6 +224,14 @@ internal sealed class DataFileWriter(DuckDbDatabase database, IBlobStore store, 
     }
 
     // ---- statistics ----------------------------------------------------------------------------------------
+
+    /// <summary>An unpartitioned data file written elsewhere (an aggregate's result) as its manifest entry: the same statistics as staged files.</summary>
+    internal DataFile Describe(string localFile, string uri, IcebergSchema schema)
+    {
+        using var connection = database.Connect();
+        var stats = Statistics(connection, localFile, schema);
+        return new DataFile(uri, stats.Records, new FileInfo(localFile).Length, [], stats.ColumnSizes, stats.ValueCounts, stats.NullCounts, stats.Lower, stats.Upper, stats.SplitOffsets);
+    }
 
     private sealed record FileStats(long Records, Dictionary<int, long> ColumnSizes, Dictionary<int, long> ValueCounts, Dictionary<int, long> NullCounts,
         Dictionary<int, byte[]> Lower, Dictionary<int, byte[]> Upper, List<long> SplitOffsets);
