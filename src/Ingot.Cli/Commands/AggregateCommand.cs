@@ -31,13 +31,13 @@ internal static class AggregateCommand
 
     /// <summary>
     /// Runs every aggregate of <paramref name="spec"/>, one after the other; a failing one is reported (one line, no
-    /// secrets) and the next still runs. Exit 1 when any failed: a failure leaves the bronze table and the state untouched
+    /// secrets) and the next still runs. Exit 1 when any failed (2 when its definition does not fit the table): a failure leaves the bronze table and the state untouched
     /// and the result table at its last commit.
     /// </summary>
     public static async Task<int> RunAsync(PipelineSpec spec, bool full, Func<string, Task> report, Func<string, Task> error, CancellationToken cancellationToken)
     {
         var destinations = Composition.Destinations(spec);
-        var failed = 0;
+        var exit = ExitCodes.Complete;
         try
         {
             foreach (var aggregate in spec.Aggregates)
@@ -48,10 +48,12 @@ internal static class AggregateCommand
                     var o = await destination.AggregateAsync(aggregate, full, cancellationToken).ConfigureAwait(false);
                     await report(Describe(o)).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ConfigException)
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    failed++;
-                    await error($"error: aggregate {aggregate.Name}: {Failures.OneLine(Redact.Message(e.Message))}").ConfigureAwait(false);
+                    // One line without secrets (the cause's kind for a bare engine error); the bronze table and state stay untouched.
+                    var failure = Failures.Describe(e);
+                    exit = Math.Max(exit, failure.ExitCode == ExitCodes.Usage ? ExitCodes.Usage : ExitCodes.FailedChunks);
+                    await error($"error: aggregate {aggregate.Name}: {Failures.OneLine(failure.Message)}").ConfigureAwait(false);
                 }
             }
         }
@@ -59,7 +61,7 @@ internal static class AggregateCommand
         {
             foreach (var d in destinations) await d.DisposeAsync().ConfigureAwait(false);
         }
-        return failed > 0 ? ExitCodes.FailedChunks : ExitCodes.Complete;
+        return exit;
     }
 
     private static string Describe(AggregateOutcome o) => o.Mode switch

@@ -100,7 +100,7 @@ internal static class RunCommand
                 var aggregates = await AggregateCommand.RunAsync(spec, full: false,
                     line => { log.Message(info, "info", line); return Task.CompletedTask; },
                     async line => { log.Message(info, "error", line); await io.Err.WriteLineAsync(line).ConfigureAwait(false); }, stop.Token).ConfigureAwait(false);
-                if (aggregates != ExitCodes.Complete && exit == ExitCodes.Complete) exit = aggregates;
+                if (aggregates != ExitCodes.Complete && exit == ExitCodes.Complete) exit = ExitCodes.FailedChunks;
             }
             return exit;
         }

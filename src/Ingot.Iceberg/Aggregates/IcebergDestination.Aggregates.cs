@@ -120,9 +120,10 @@ internal sealed partial class IcebergDestination
             if (groups > 0)
             {
                 var relative = $"{result.RelativeRoot}/data/{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{Guid.NewGuid():N}.parquet";
-                await _store.PutFileAsync(relative, output, cancellationToken).ConfigureAwait(false);
-                written.Add(Locations.Uri(_store, relative));
+                // Described before it is put: a local store moves the file into place.
                 file = _writer.Describe(output, Locations.Uri(_store, relative), schema);
+                written.Add(file.Path);
+                await _store.PutFileAsync(relative, output, cancellationToken).ConfigureAwait(false);
             }
             var next = await BuildResultAsync(aggregate, result, current, location, schema, file, snapshotId, now, reason is null ? "incremental" : "full", written, cancellationToken).ConfigureAwait(false);
             var version = current is null ? 0 : current.VersionOf(location!) + 1;
