@@ -144,7 +144,9 @@ internal static partial class AggregateReader
         var used = new Dictionary<string, string>(StringComparer.Ordinal);
         void Claim(string column, YamlNode node, string what)
         {
-            if (!ColumnName().IsMatch(column)) throw ctx.Error(node, $"{m.Path}.{what}: '{column}' must match [a-z][a-z0-9_]* (it names a result column)");
+            // A group column may be a metadata column (_ingestion_id, _chunk_key); the result's own columns may not start with '_'.
+            var ok = what == "group_by" ? column != RowsColumn && ColumnName().IsMatch(column.TrimStart('_')) : ColumnName().IsMatch(column);
+            if (!ok) throw ctx.Error(node, $"{m.Path}.{what}: '{column}' must match [a-z][a-z0-9_]*{(what == "group_by" ? $" (or a metadata column; not {RowsColumn})" : "")} (it names a result column)");
             if (used.TryGetValue(column, out var other)) throw ctx.Error(node, $"{m.Path}.{what}: '{column}' is already a {other} of this aggregate");
             used[column] = what;
         }
@@ -174,7 +176,8 @@ internal static partial class AggregateReader
         var derived = new List<AggregateDerived>();
         if (m.OptionalMap("derived") is { } derivedMap)
         {
-            var known = groupBy.Select(g => g.Name).Concat(measures.Select(x => x.Name)).ToHashSet(StringComparer.Ordinal);
+            // Every declared measure counts as known (one already reported as bad is not reported again through a derived value).
+            var known = groupBy.Select(g => g.Name).Concat(measureMap.Node.Children.Keys.Select(k => ((YamlScalarNode)k).Value ?? "")).ToHashSet(StringComparer.Ordinal);
             foreach (var (k, v) in derivedMap.Node.Children)
             {
                 var key = ((YamlScalarNode)k).Value ?? "";
