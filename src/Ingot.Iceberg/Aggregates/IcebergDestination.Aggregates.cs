@@ -69,19 +69,16 @@ internal sealed partial class IcebergDestination
         if (reason is null && watermark == now)
             return new AggregateOutcome(aggregate.Name, tableName, "up-to-date", null, 0, 0, -1, now, current!.CurrentSnapshotId);
 
-        var live = await LiveFilesAsync(source, now, cancellationToken).ConfigureAwait(false);
         List<string> added, removed, previous;
         if (reason is null)
         {
-            var then = await LiveFilesAsync(source, watermark!.Value, cancellationToken).ConfigureAwait(false);
-            added = live.Where(f => !then.Contains(f)).Order(StringComparer.Ordinal).ToList();
-            removed = then.Where(f => !live.Contains(f)).Order(StringComparer.Ordinal).ToList();
+            (added, removed) = await DeltaAsync(source, watermark!.Value, now, cancellationToken).ConfigureAwait(false);
             RefuseDeletes(current!, current!.CurrentSnapshotId!.Value, tableName);
             previous = [.. await LiveFilesAsync(current, current.CurrentSnapshotId.Value, cancellationToken).ConfigureAwait(false)];
         }
         else
         {
-            added = live.Order(StringComparer.Ordinal).ToList();
+            added = (await LiveFilesAsync(source, now, cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
             removed = [];
             previous = [];
         }
@@ -157,6 +154,32 @@ internal sealed partial class IcebergDestination
     {
         var (files, _, _) = await ReachableAsync(metadata, new HashSet<long> { snapshot }, liveOnly: true, cancellationToken).ConfigureAwait(false);
         return files;
+    }
+
+    /// <summary>
+    /// The data files live at <paramref name="now"/> but not at <paramref name="then"/>, and the other way round. Manifests
+    /// are immutable, so one both snapshots list holds the same live files in both: only the manifests of one side are
+    /// read (a file is live in one manifest of a snapshot at most), which keeps the delta's cost with the delta, not the table.
+    /// </summary>
+    private async Task<(List<string> Added, List<string> Removed)> DeltaAsync(TableMetadata metadata, long then, long now, CancellationToken cancellationToken)
+    {
+        async Task<IReadOnlyList<ManifestFile>> ListOf(long snapshot) =>
+            Manifests.ReadList(await ReadAsync(metadata.Snapshot(snapshot)!["manifest-list"]!.GetValue<string>(), cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"the manifest list of snapshot {snapshot} is missing"));
+        var (before, after) = (await ListOf(then).ConfigureAwait(false), await ListOf(now).ConfigureAwait(false));
+        var shared = before.Select(m => m.Path).Intersect(after.Select(m => m.Path), StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal);
+        async Task<HashSet<string>> LiveIn(IEnumerable<ManifestFile> manifests)
+        {
+            var files = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var m in manifests.Where(m => m.Content == 0 && !shared.Contains(m.Path)))
+            {
+                var bytes = await ReadAsync(m.Path, cancellationToken).ConfigureAwait(false) ?? throw new InvalidDataException($"manifest {m.Path} is missing");
+                foreach (var e in Manifests.ReadManifest(bytes, m).Entries.Where(e => e.Status != Manifests.Deleted)) files.Add(e.Path);
+            }
+            return files;
+        }
+        var (old, current) = (await LiveIn(before).ConfigureAwait(false), await LiveIn(after).ConfigureAwait(false));
+        return (current.Where(f => !old.Contains(f)).Order(StringComparer.Ordinal).ToList(), old.Where(f => !current.Contains(f)).Order(StringComparer.Ordinal).ToList());
     }
 
     /// <summary>A local path DuckDB can read for a file of the warehouse: the file itself on a local disk, else a copy in <paramref name="scratch"/>.</summary>
