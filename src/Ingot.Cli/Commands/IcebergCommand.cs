@@ -42,13 +42,15 @@ internal static class IcebergCommand
                 if (tables.Count == 0) throw new ConfigException($"pipeline {spec.Name} has no iceberg destination");
                 foreach (var d in tables)
                 {
-                    foreach (var stream in d.Streams)
+                    // The bronze tables, then the result tables of the aggregates this destination holds (one snapshot per aggregate run).
+                    var targets = d.Streams.Select(d.TableFor).Concat(spec.Aggregates.Where(a => a.Destination == d.Name).Select(d.ResultTableFor)).ToList();
+                    foreach (var table in targets)
                     {
                         var results = new List<MaintenanceResult>();
                         if (what is "expire-snapshots" or "maintain")
-                            results.Add(await d.ExpireSnapshotsAsync(stream, age ?? TimeSpan.FromDays(5), retain, dry, io.Cancellation).ConfigureAwait(false));
+                            results.Add(await d.ExpireSnapshotsAsync(table, age ?? TimeSpan.FromDays(5), retain, dry, io.Cancellation).ConfigureAwait(false));
                         if (what is "remove-orphans" or "maintain")
-                            results.Add(await d.RemoveOrphansAsync(stream, age ?? TimeSpan.FromDays(3), dry, io.Cancellation).ConfigureAwait(false));
+                            results.Add(await d.RemoveOrphansAsync(table, age ?? TimeSpan.FromDays(3), dry, io.Cancellation).ConfigureAwait(false));
                         foreach (var r in results)
                         {
                             var verb = r.DryRun ? "would remove" : "removed";

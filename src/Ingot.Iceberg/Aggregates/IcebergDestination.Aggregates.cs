@@ -30,10 +30,7 @@ internal sealed partial class IcebergDestination
     public async Task<AggregateOutcome> AggregateAsync(AggregateSpec aggregate, bool full, CancellationToken cancellationToken)
     {
         var bronze = TableFor(aggregate.Stream);
-        var name = aggregate.TableFor(_pipeline.Name);
-        if (name == bronze.Name) throw new ConfigException($"{aggregate.Location}: aggregates.{aggregate.Name}.table: '{name}' is the bronze table itself");
-        var root = $"{_spec.Namespace}/{name}";
-        var result = new TableState("", name, root, Locations.Uri(_store, root));
+        var result = ResultTableFor(aggregate);
         for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -41,10 +38,20 @@ internal sealed partial class IcebergDestination
             if (outcome is not null) return outcome;
             Interlocked.Increment(ref _commitRetries);
             if (attempt == CommitAttempts)
-                throw new IOException($"aggregate {aggregate.Name}: {CommitAttempts} commits of {_spec.Namespace}.{name} lost to concurrent writers; run it again");
+                throw new IOException($"aggregate {aggregate.Name}: {CommitAttempts} commits of {_spec.Namespace}.{result.Name} lost to concurrent writers; run it again");
             var delay = TimeSpan.FromMilliseconds(Math.Min(1280, 20 << Math.Min(attempt, 6)) * (0.5 + Random.Shared.NextDouble()));
             await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The result table of <paramref name="aggregate"/> (<c>{pipeline}_{name}</c> or <c>table:</c>) in this destination's namespace; also for maintenance.</summary>
+    internal TableState ResultTableFor(AggregateSpec aggregate)
+    {
+        var name = aggregate.TableFor(_pipeline.Name);
+        if (_pipeline.Streams.Any(s => TableFor(s).Name == name))
+            throw new ConfigException($"{aggregate.Location}: aggregates.{aggregate.Name}.table: '{name}' is a bronze table of this pipeline");
+        var root = $"{_spec.Namespace}/{name}";
+        return new TableState("", name, root, Locations.Uri(_store, root));
     }
 
     /// <summary>One compute-and-commit; null when another writer moved the result table first (the caller tries again).</summary>

@@ -196,6 +196,15 @@ public sealed partial class IcebergAggregateTests
         run.Stdout.ShouldContain($"full recompute (the watermark snapshot {watermark} of the bronze table has expired)");
         await ShouldEqualFullRecomputationAsync(ws, "after the watermark expired");
         Watermark(ws).ShouldBe(CurrentSnapshot(ws, Bronze).ToString(CultureInfo.InvariantCulture));
+
+        // And maintenance of the pipeline with the aggregate expires the result table's old snapshots too, keeping its watermark
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        var maintain = await Ingot(ws, "iceberg", pipeline, "expire-snapshots", "--retain-last", "1", "--older-than", "1ms");
+        maintain.ExitCode.ShouldBe(0, maintain.Stdout + maintain.Stderr);
+        maintain.Stdout.ShouldContain($"{Result}: expire-snapshots removed 1 snapshot(s)");
+        Table(ws, Result).Metadata["snapshots"]!.AsArray().Count.ShouldBe(1);
+        await ShouldEqualFullRecomputationAsync(ws, "after the result table's maintenance");
+        (await Ingot(ws, "aggregate", pipeline)).Stdout.ShouldContain("is up to date");
     }
 
     [GeneratedRegex(@"^error: .*\.yaml:\d+:\d+: ")]
