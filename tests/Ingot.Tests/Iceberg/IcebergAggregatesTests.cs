@@ -26,27 +26,13 @@ public sealed class IcebergAggregatesTests(S3rverFixture s3) : IClassFixture<S3r
 
     private (IcebergDestination Destination, AggregateSpec Aggregate, IBlobStore Store) Create(string destination)
     {
-        var yaml = $"""
-            name: ice
-            source:
-              type: noaa-cdo
-              base_url: http://127.0.0.1:9
-              token: t
-              dataset: PRECIP_15
-              stations: [COOP:010008]
-              datatypes: [QPCP]
-              start: 2010-01-01T00:00:00Z
-              end: 2010-02-01T00:00:00Z
-            destinations:
-              - type: iceberg
-                {destination}
+        var spec = IcebergKit.Spec(_dir, destination, """
             aggregates:
               - name: agg
                 group_by: [station]
-                measures: {"{"}n: "count(*)", big: "count(*) FILTER (WHERE value >= 20)", total: "sum(value)"{"}"}
-                derived: {"{"}share: "100.0 * big / n"{"}"}
-            """;
-        var spec = TestPipelines.Parse(yaml, Path.Combine(_dir, "p.yaml"), _ => null);
+                measures: {n: "count(*)", big: "count(*) FILTER (WHERE value >= 20)", total: "sum(value)"}
+                derived: {share: "100.0 * big / n"}
+            """);
         var d = (IcebergDestination)new IcebergConnector().Create(spec.Destinations[0], new DestinationServices(spec, TimeProvider.System, TestPipelines.Connectors.Stores));
         var s = (IcebergDestinationSpec)spec.Destinations[0];
         return (d, spec.Aggregates[0], TestPipelines.Connectors.Stores.Open(s.Warehouse, s.Store));
