@@ -108,7 +108,8 @@ internal sealed partial class IcebergDestination
                 {
                     session.Execute($"CREATE TEMP TABLE result AS {merge}");
                 }
-                catch (DuckDb.Native.DuckDbException e)
+                // DuckDB's own error (a measure over a column the files lack, a type it cannot sum), named with the aggregate.
+                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
                 {
                     throw new InvalidDataException($"aggregate {aggregate.Name} ({aggregate.Location}) failed over {_spec.Namespace}.{bronze.Name}: {e.Message}");
                 }
