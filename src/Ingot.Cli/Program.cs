@@ -31,6 +31,7 @@ namespace Ingot.Cli
             root.Subcommands.Add(TuneCommand.Build(io));
             root.Subcommands.Add(SimCommand.Build(io));
             root.Subcommands.Add(IcebergCommand.Build(io));
+            root.Subcommands.Add(AggregateCommand.Build(io));
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {

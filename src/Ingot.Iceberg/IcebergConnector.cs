@@ -26,6 +26,9 @@ public sealed record IcebergDestinationSpec(
 
     /// <summary>The Iceberg warehouse is a table format's own layout: the quarantine does not go there.</summary>
     public override (string Path, StoreOptions Store)? Lake => null;
+
+    /// <summary>An aggregate's result table is one more table in the same catalog and warehouse.</summary>
+    public override bool HoldsAggregates => true;
 }
 
 /// <summary>Reads a <c>type: iceberg</c> section and creates the destination.</summary>

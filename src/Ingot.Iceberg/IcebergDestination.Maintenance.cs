@@ -19,9 +19,12 @@ internal sealed partial class IcebergDestination
     /// snapshots whose files are still live are carried into a file the table property <see cref="CarriedUnitsProperty"/>
     /// names, so the lake keeps remembering what landed (the lake check, state rebuild, and the overwrite of a repeated unit).
     /// </summary>
-    public async Task<MaintenanceResult> ExpireSnapshotsAsync(string stream, TimeSpan olderThan, int retainLast, bool dryRun, CancellationToken cancellationToken)
+    public Task<MaintenanceResult> ExpireSnapshotsAsync(string stream, TimeSpan olderThan, int retainLast, bool dryRun, CancellationToken cancellationToken) =>
+        ExpireSnapshotsAsync(TableFor(stream), olderThan, retainLast, dryRun, cancellationToken);
+
+    /// <summary>As above, for any table of the destination (an aggregate's result table too).</summary>
+    internal async Task<MaintenanceResult> ExpireSnapshotsAsync(TableState table, TimeSpan olderThan, int retainLast, bool dryRun, CancellationToken cancellationToken)
     {
-        var table = TableFor(stream);
         await table.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -93,9 +96,12 @@ internal sealed partial class IcebergDestination
     /// written before <paramref name="olderThan"/> ago (default 3 days: longer than any write takes, so nothing a running
     /// writer staged is taken). The age is the store's own (the file system's write time, S3's LastModified).
     /// </summary>
-    public async Task<MaintenanceResult> RemoveOrphansAsync(string stream, TimeSpan olderThan, bool dryRun, CancellationToken cancellationToken)
+    public Task<MaintenanceResult> RemoveOrphansAsync(string stream, TimeSpan olderThan, bool dryRun, CancellationToken cancellationToken) =>
+        RemoveOrphansAsync(TableFor(stream), olderThan, dryRun, cancellationToken);
+
+    /// <summary>As above, for any table of the destination (an aggregate's result table too).</summary>
+    internal async Task<MaintenanceResult> RemoveOrphansAsync(TableState table, TimeSpan olderThan, bool dryRun, CancellationToken cancellationToken)
     {
-        var table = TableFor(stream);
         var (location, metadata) = await LoadAsync(table, cancellationToken).ConfigureAwait(false);
         if (metadata is null || location is null) return new(table.Name, "remove-orphans", 0, [], dryRun);
         var all = metadata.Snapshots.Select(Id).ToHashSet();

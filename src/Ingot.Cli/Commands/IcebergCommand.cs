@@ -50,6 +50,14 @@ internal static class IcebergCommand
                         if (what is "remove-orphans" or "maintain")
                             await ReportAsync(io, await d.RemoveOrphansAsync(stream, age ?? TimeSpan.FromDays(3), dry, io.Cancellation).ConfigureAwait(false)).ConfigureAwait(false);
                     }
+                    // The result tables of the aggregates this destination holds: one snapshot per aggregate run, one small file (nothing to compact).
+                    foreach (var result in spec.Aggregates.Where(a => a.Destination == d.Name).Select(d.ResultTableFor))
+                    {
+                        if (what is "expire-snapshots" or "maintain")
+                            await ReportAsync(io, await d.ExpireSnapshotsAsync(result, age ?? TimeSpan.FromDays(5), retain, dry, io.Cancellation).ConfigureAwait(false)).ConfigureAwait(false);
+                        if (what is "remove-orphans" or "maintain")
+                            await ReportAsync(io, await d.RemoveOrphansAsync(result, age ?? TimeSpan.FromDays(3), dry, io.Cancellation).ConfigureAwait(false)).ConfigureAwait(false);
+                    }
                 }
                 return 0;
             }

@@ -116,7 +116,7 @@ internal static class ValidateCommand
             await using var state = SqliteStateStore.Open(":memory:", time);
             await using var runner = await PipelineRunner.CreateAsync(spec, Composition.Registry, state, NullRunObserver.Instance, time, null, Guid.NewGuid(), io.Cancellation).ConfigureAwait(false);
             await runner.Runner.PreflightAsync(io.Cancellation).ConfigureAwait(false);
-            await io.Out.WriteLineAsync($"{spec.FilePath}: ok (pipeline {spec.Name}, sources {string.Join(", ", spec.Sources.Select(x => x.Name == x.Type ? x.Type : $"{x.Name} ({x.Type})"))}, streams {string.Join(", ", spec.Streams)}, destinations {string.Join(", ", spec.Destinations.Select(d => d.Type))})").ConfigureAwait(false);
+            await io.Out.WriteLineAsync($"{spec.FilePath}: ok (pipeline {spec.Name}, sources {string.Join(", ", spec.Sources.Select(x => x.Name == x.Type ? x.Type : $"{x.Name} ({x.Type})"))}, streams {string.Join(", ", spec.Streams)}, destinations {string.Join(", ", spec.Destinations.Select(d => d.Type))}{(spec.Aggregates.Count == 0 ? "" : $", aggregates {string.Join(", ", spec.Aggregates.Select(a => a.Name))}")})").ConfigureAwait(false);
             return 0;
         }));
         return command;

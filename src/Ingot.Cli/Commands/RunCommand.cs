@@ -93,7 +93,16 @@ internal static class RunCommand
                 ? await pipelineRunner.RunAsync(options, stop.Token).ConfigureAwait(false)
                 : await display.RunAsync(() => pipelineRunner.RunAsync(options, stop.Token)).ConfigureAwait(false);
             var uploaded = await pipelineRunner.UploadLogAsync(runLog, startedAt, CancellationToken.None).ConfigureAwait(false);
-            return !uploaded && summary.ExitCode == ExitCodes.Complete ? ExitCodes.FailedChunks : summary.ExitCode;
+            var exit = !uploaded && summary.ExitCode == ExitCodes.Complete ? ExitCodes.FailedChunks : summary.ExitCode;
+            // The aggregates over what landed (DESIGN §4.2): only read the bronze tables, so a failing one costs exit 1, never data.
+            if (spec.Aggregates.Count > 0 && !stop.IsCancellationRequested)
+            {
+                var aggregates = await AggregateCommand.RunAsync(spec, full: false,
+                    line => { log.Message(info, "info", line); return Task.CompletedTask; },
+                    async line => { log.Message(info, "error", line); await io.Err.WriteLineAsync(line).ConfigureAwait(false); }, stop.Token).ConfigureAwait(false);
+                if (aggregates != ExitCodes.Complete && exit == ExitCodes.Complete) exit = ExitCodes.FailedChunks;
+            }
+            return exit;
         }
         catch (Exception e) when (e is not LeaseHeldException)
         {

@@ -193,12 +193,15 @@ public static partial class PipelineLoader
         ExportTarget? stateExport = null, logUpload = null;
         ctx.Try(() => stateExport = ReadTarget(m, "state_export", ctx));
         ctx.Try(() => logUpload = ReadTarget(m, "log_upload", ctx));
+        List<AggregateSpec> aggregates = [];
+        ctx.Try(() => aggregates = AggregateReader.Read(m, ctx, name, sources, destinations));
         m.RejectUnknown();
         ctx.ThrowIfAny();
         return new PipelineSpec(name, description, owner, enabled, schedule, sources, http, destinations, validation, transforms, ctx.File)
         {
             StateExport = stateExport,
             LogUpload = logUpload,
+            Aggregates = aggregates,
         };
     }
 

@@ -27,6 +27,9 @@ public sealed record PipelineSpec(
 
     /// <summary><c>log_upload</c>: the prefix the run's JSON log is put under, one object per run.</summary>
     public ExportTarget? LogUpload { get; init; }
+
+    /// <summary><c>aggregates:</c> incremental aggregates over the bronze tables (DESIGN §4.2), run by <c>ingot aggregate</c> and after <c>ingot run</c>.</summary>
+    public IReadOnlyList<AggregateSpec> Aggregates { get; init; } = [];
 }
 
 /// <summary>A file or prefix outside the lake (local or <c>s3://</c>) with its store settings.</summary>
@@ -135,6 +138,9 @@ public abstract record DestinationSpec(string Type)
     /// (<see cref="Destinations.FetchedPage.Checks"/>) instead of being written into the record's fields.
     /// </summary>
     public virtual bool KeepsInvalidRows => false;
+
+    /// <summary>True for a destination that can hold an aggregate's result table beside the bronze table (<c>iceberg</c>).</summary>
+    public virtual bool HoldsAggregates => false;
 }
 
 /// <summary>A destination that writes files under a folder or <c>s3://</c> prefix.</summary>

@@ -17,6 +17,13 @@ internal static class IcebergKit
 
     public static IcebergDestination Create(string dir, string destination)
     {
+        var spec = Spec(dir, destination);
+        return (IcebergDestination)new IcebergConnector().Create(spec.Destinations[0], new DestinationServices(spec, TimeProvider.System, TestPipelines.Connectors.Stores));
+    }
+
+    /// <summary>The test pipeline (one NOAA stream, precip_15) with the given iceberg destination settings and any top-level YAML after it.</summary>
+    public static Config.PipelineSpec Spec(string dir, string destination, string more = "")
+    {
         var yaml = $"""
             name: ice
             source:
@@ -31,9 +38,9 @@ internal static class IcebergKit
             destinations:
               - type: iceberg
                 {destination}
+            {more}
             """;
-        var spec = TestPipelines.Parse(yaml, Path.Combine(dir, "p.yaml"), _ => null);
-        return (IcebergDestination)new IcebergConnector().Create(spec.Destinations[0], new DestinationServices(spec, TimeProvider.System, TestPipelines.Connectors.Stores));
+        return TestPipelines.Parse(yaml, Path.Combine(dir, "p.yaml"), _ => null);
     }
 
     public static RunContext Run() => new(Guid.NewGuid(), "ice", DateTimeOffset.UtcNow);
