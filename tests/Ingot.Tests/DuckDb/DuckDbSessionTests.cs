@@ -202,6 +202,19 @@ public sealed class DuckDbSessionTests
         (Rss() - before).ShouldBeLessThan(50L * 1024 * 1024);
     }
 
+    [Fact]
+    public void BuildOutput_OneDuckDbLibrary_ForOnePlatform()
+    {
+        // Given the test binaries (built like the CLI: one RuntimeIdentifier, natives flat next to the assemblies)
+        var dir = AppContext.BaseDirectory;
+
+        // Then DuckDB's native library is there once, and no other platform's copy came along
+        File.Exists(Path.Combine(dir, "libduckdb.so")).ShouldBeTrue();
+        Directory.EnumerateFiles(dir, "*duckdb*", SearchOption.AllDirectories)
+            .Where(f => !f.EndsWith(".dll", StringComparison.Ordinal) && !f.EndsWith(".pdb", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(dir, f)).ShouldBe(["libduckdb.so"]);
+    }
+
     private static long Rss()
     {
         using var process = Process.GetCurrentProcess();
