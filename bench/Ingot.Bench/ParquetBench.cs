@@ -73,8 +73,8 @@ internal static class ParquetBench
         Console.WriteLine();
         foreach (var (n, duck, bronze, write, ingot, agree) in results)
         {
-            Console.WriteLine($"{n,12:N0} rows: ingot/duckdb throughput = {duck.Seconds / ingot.Seconds:N2}x (goal >= 0.80), ingot peak RSS {ingot.PeakRssBytes / 1048576.0:N0} MB (goal <= 256)");
-            Console.WriteLine($"{"",12}       ingot/{BronzeEngine} (DuckDB doing the same bronze job) = {bronze.Seconds / ingot.Seconds:N2}x; hashes agreeing {agree:N0}/{n:N0}");
+            Console.WriteLine($"{n,12:N0} rows: ingot/duckdb throughput = {duck.Seconds / ingot.Seconds:N2}x (DuckDB writing five columns, no hash: context only), ingot peak RSS {ingot.PeakRssBytes / 1048576.0:N0} MB (goal <= 256)");
+            Console.WriteLine($"{"",12}       ingot/{BronzeEngine} (DuckDB doing the same bronze job) = {bronze.Seconds / ingot.Seconds:N2}x (issue 10 goal: >= 1.0 at 1 M rows, >= 1.2 at 10 M); hashes agreeing {agree:N0}/{n:N0}");
             Console.WriteLine($"{"",12}       ceiling of the issue's measure: duckdb/{WriteEngine} (only writing the bronze rows DuckDB already holds) = {duck.Seconds / write.Seconds:N2}x");
         }
         return 0;
