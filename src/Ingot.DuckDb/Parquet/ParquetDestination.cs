@@ -1,4 +1,4 @@
-// Over ~400 lines on purpose: staging a chunk into DuckDB, the partitioned COPY and the file journal around it are one
+// Over ~250 lines on purpose: planning a chunk's files, writing them and the file journal around them are one
 // crash-safety argument (journal, write, fsync, rename); the unit records live in ParquetDestination.Units.cs.
 using System.Globalization;
 using System.Security.Cryptography;
@@ -14,13 +14,12 @@ using Ingot.Storage;
 namespace Ingot.DuckDb.Parquet;
 
 /// <summary>
-/// The <c>parquet</c> destination: Hive-partitioned Parquet files written by DuckDB (DESIGN §5):
+/// The <c>parquet</c> destination: Hive-partitioned Parquet files (DESIGN §5):
 /// <c>&lt;pipeline&gt;/&lt;stream&gt;/&lt;partition dirs&gt;/&lt;chunk-key&gt;-&lt;n&gt;.parquet</c>, with the record's fields
 /// (typed as <see cref="ColumnType"/> describes, stable per stream through <c>_schema.json</c>) followed by the
-/// metadata columns. A chunk's records are read once from their UTF-8 (<see cref="RowTable"/>: columns, types, hashes),
-/// handed to DuckDB as one Arrow batch scanned in place (<see cref="Native.ArrowBatch"/>), and written by one <c>COPY ... TO</c>
-/// into scratch files under <c>_tmp/</c> that the store makes visible atomically. One in-memory database per
-/// destination; each <see cref="LandAsync"/> uses its own connection, so chunks may land concurrently.
+/// metadata columns. A chunk's records are read once from their UTF-8 (<see cref="RowTable"/>: columns, types, hashes)
+/// and written column by column (<see cref="BronzeParquetWriter"/>) into scratch files under <c>_tmp/</c> that the store
+/// makes visible atomically. Chunks land concurrently; nothing is shared between them but the stream schema's lock.
 /// </summary>
 internal sealed partial class ParquetDestination : IDestination
 {
@@ -42,7 +41,6 @@ internal sealed partial class ParquetDestination : IDestination
     private readonly string[] _partitionBy;
     private readonly string _compression;
     private readonly long _targetFileBytes;
-    private readonly DuckDbDatabase _database;
     private readonly SemaphoreSlim _schemaLock = new(1, 1);
 
     public ParquetDestination(ParquetDestinationSpec spec, IBlobStore store, string pipeline, string name = TypeName)
@@ -66,7 +64,6 @@ internal sealed partial class ParquetDestination : IDestination
         foreach (var p in _partitionBy) RequireSafeSegment(p, "partition_by entry");
         if (_partitionBy.Distinct(StringComparer.OrdinalIgnoreCase).Count() != _partitionBy.Length)
             throw new ArgumentException("partition_by lists a column twice", nameof(spec));
-        _database = DuckDbDatabase.Open();
     }
 
     /// <summary>The CLI composition root's entry: a parquet destination writing into <paramref name="store"/>.</summary>
@@ -97,32 +94,18 @@ internal sealed partial class ParquetDestination : IDestination
         var types = await ReconcileSchemaAsync(run, chunk, rows.Names, rows.Types, cancellationToken).ConfigureAwait(false);
 
         var files = PlanFiles(run, chunk, records, rows, next);
-        var staged = await Task.Run(() => BronzeStaging.Stage(_database, run, chunk, records, rows, types, files.Select(f => f.Rows).ToList(), cancellationToken), cancellationToken).ConfigureAwait(false);
-        using var stagedScope = staged;
-        var connection = staged.Connection;
         var landed = new List<LandedFile>(files.Count);
-        // One COPY writes every file of the chunk (partitioned by file ordinal) into a scratch folder under _tmp/, with
-        // an extension no `**/*.parquet` reader matches; each file then appears under its final name by an atomic move
-        // (or one PUT on S3).
+        // Each file is written into a scratch folder under _tmp/, with an extension no `**/*.parquet` reader matches,
+        // then appears under its final name by an atomic move (or one PUT on S3).
         var scratchRoot = _store.LocalScratchFor($"{_pipeline}/{chunk.Stream}/_tmp/{Guid.NewGuid():N}/x.parquet");
         try
         {
             await journal.WillWriteAsync(Name, files.Select(f => f.Path).ToList(), cancellationToken).ConfigureAwait(false);
-            // A chunk of one file (the usual case) skips the partitioned writer: one plain COPY to one scratch file.
-            var single = files.Count == 1;
-            if (single) Directory.CreateDirectory(Path.Combine(scratchRoot, $"{FileColumn}=0"));
-            var copy = single
-                ? $"COPY ({staged.SelectFields()}) TO $1 ({CopyOptions})"
-                : $"COPY ({staged.SelectAll()}) TO $1 ({CopyOptions}, PARTITION_BY ({FileColumn}), OVERWRITE_OR_IGNORE true, FILE_EXTENSION 'parquet_tmp')";
-            var target = single ? Path.Combine(scratchRoot, $"{FileColumn}=0", "data.parquet_tmp") : scratchRoot;
-            await Task.Run(() => connection.Execute(copy, target), cancellationToken).ConfigureAwait(false);
+            Directory.CreateDirectory(scratchRoot);
             foreach (var file in files)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var written = Directory.GetFiles(Path.Combine(scratchRoot, $"{FileColumn}={file.Ordinal.ToString(CultureInfo.InvariantCulture)}"), "*.parquet_tmp");
-                if (written.Length != 1)
-                    throw new InvalidDataException($"chunk '{chunk.Key}': DuckDB wrote {written.Length} files for {file.Path}, expected one");
-                var scratch = written[0];
+                var scratch = Path.Combine(scratchRoot, $"{file.Ordinal.ToString(CultureInfo.InvariantCulture)}.parquet_tmp");
+                await Task.Run(() => BronzeParquetWriter.Write(scratch, _compression, run, chunk, records, rows, types, file.Rows, cancellationToken), cancellationToken).ConfigureAwait(false);
                 var (sha256, bytes) = await PartBuffer.HashFileAsync(scratch, cancellationToken).ConfigureAwait(false);
                 await _store.PutFileAsync(file.Path, scratch, cancellationToken).ConfigureAwait(false);
                 landed.Add(new LandedFile(Name, file.Path, sha256, bytes));
@@ -135,17 +118,10 @@ internal sealed partial class ParquetDestination : IDestination
         return landed;
     }
 
-    /// <summary>
-    /// zstd at level 1: on bronze rows (an incompressible 32-hex hash per row beside repetitive fields) it writes about a
-    /// third faster than DuckDB's default level 3 and, measured on the bench's NOAA rows, no larger.
-    /// </summary>
-    private string CopyOptions => $"FORMAT parquet, COMPRESSION {_compression}{(_compression == "zstd" ? ", COMPRESSION_LEVEL 1" : "")}";
-
     public string Where(string pipeline) => $"{_store.Root.TrimEnd('/')}/{pipeline}/<stream>/{string.Join('/', _partitionBy.Select(p => p + "=…"))}/*.parquet";
 
     public ValueTask DisposeAsync()
     {
-        _database.Dispose();
         _schemaLock.Dispose();
         return ValueTask.CompletedTask;
     }
