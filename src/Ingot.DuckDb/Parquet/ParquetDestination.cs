@@ -76,8 +76,11 @@ internal sealed partial class ParquetDestination : IDestination
 
     public Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Storage.StoreProbe.ProbeAsync(_store, pipeline, cancellationToken);
 
-    public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken) =>
+    public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken)
+    {
+        StartWarming();
         await _store.RemoveStaleTempsAsync(_pipeline, cancellationToken).ConfigureAwait(false);
+    }
 
     public Task DeleteAsync(string path, CancellationToken cancellationToken) => _store.DeleteAsync(path, cancellationToken);
 
@@ -120,10 +123,11 @@ internal sealed partial class ParquetDestination : IDestination
 
     public string Where(string pipeline) => $"{_store.Root.TrimEnd('/')}/{pipeline}/<stream>/{string.Join('/', _partitionBy.Select(p => p + "=…"))}/*.parquet";
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await StopWarmingAsync().ConfigureAwait(false);
+        _warmStop.Dispose();
         _schemaLock.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     // ---- columns and schema ----------------------------------------------------------------------------------
