@@ -26,6 +26,7 @@ internal sealed class PostgresSource : ISource
     private readonly PostgresSourceSpec _spec;
     private readonly TimeProvider _time;
     private readonly NpgsqlDataSource _db;
+    private readonly ConcurrentDictionary<string, int> _pageBytes = new(StringComparer.Ordinal);
     private readonly string _where;
     private readonly ConcurrentDictionary<string, StreamShape> _shapes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, HashSet<string>> _landedInWindow = new(StringComparer.Ordinal);
@@ -141,7 +142,8 @@ internal sealed class PostgresSource : ISource
         await using var cmd = where.Command(sql, conn);
         cmd.CommandTimeout = 0;
         await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
-        var body = new ArrayBufferWriter<byte>(1 << 16);
+        // Pages of a stream are alike: each starts at the size the stream's last page reached (an eighth more).
+        var body = new PageBuffer(_pageBytes.GetValueOrDefault(spec.Name, 1 << 16));
         var spans = new List<(int Start, int Length, DateTimeOffset? EventTs)>(Math.Min(BatchRecords, _spec.PageSize));
         var first = true;
         var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
@@ -158,8 +160,7 @@ internal sealed class PostgresSource : ISource
                 if (skip.Contains(LookbackMemo.Hash(texts)))
                 {
                     // Landed before: take the row back out of the page.
-                    body.ResetWrittenCount();
-                    body.Advance(start);
+                    body.Truncate(start);
                     continue;
                 }
             }
@@ -168,16 +169,19 @@ internal sealed class PostgresSource : ISource
             spans.Add((start, length, ts));
             if (spans.Count >= BatchRecords || body.WrittenCount >= BatchBytes)
             {
+                var size = body.WrittenCount + body.WrittenCount / 8;
+                _pageBytes[spec.Name] = size;
                 yield return Page(unit, body, spans, request, !first);
                 first = false;
-                body = new ArrayBufferWriter<byte>(1 << 16);
+                body = new PageBuffer(size);
                 spans.Clear();
             }
         }
+        if (spans.Count >= BatchRecords / 2) _pageBytes[spec.Name] = body.WrittenCount + body.WrittenCount / 8;
         if (spans.Count > 0 || first) yield return Page(unit, body, spans, request, !first);
     }
 
-    private FetchedPage Page(WorkUnit unit, ArrayBufferWriter<byte> body, List<(int Start, int Length, DateTimeOffset? EventTs)> spans, string request, bool continues)
+    private FetchedPage Page(WorkUnit unit, PageBuffer body, List<(int Start, int Length, DateTimeOffset? EventTs)> spans, string request, bool continues)
     {
         var memory = body.WrittenMemory;
         var records = new Record[spans.Count];
