@@ -86,8 +86,11 @@ internal sealed class RowTable : IDisposable
     /// <summary>The bytes a cell points at (for a string, without its quotes).</summary>
     public ReadOnlySpan<byte> Bytes(int row, Cell cell) => _json[row].Span.Slice(cell.Start, cell.Length);
 
-    /// <summary>Reads every record; a record that is not a JSON object fails the chunk with its position and the reason.</summary>
-    public static RowTable Read(string chunkKey, IReadOnlyList<Record> records, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads every record; a record that is not a JSON object fails the chunk with its position and the reason.
+    /// <paramref name="plainScan"/> off reads every row with <see cref="Utf8JsonReader"/> (tests compare the two).
+    /// </summary>
+    public static RowTable Read(string chunkKey, IReadOnlyList<Record> records, CancellationToken cancellationToken, bool plainScan = true)
     {
         var count = records.Count;
         var json = System.Buffers.ArrayPool<ReadOnlyMemory<byte>>.Shared.Rent(count);
@@ -95,7 +98,7 @@ internal sealed class RowTable : IDisposable
         var blocks = new BlockReader[(count + BlockRows - 1) / BlockRows];
         void ReadBlock(int b)
         {
-            var reader = new BlockReader(chunkKey, records, json, hashes, b * BlockRows, Math.Min(count, (b + 1) * BlockRows));
+            var reader = new BlockReader(chunkKey, records, json, hashes, b * BlockRows, Math.Min(count, (b + 1) * BlockRows), plainScan);
             reader.Run(cancellationToken);
             blocks[b] = reader;
         }
@@ -192,8 +195,9 @@ internal sealed class RowTable : IDisposable
     }
 
     /// <summary>Reads rows [from, to) with its own column list, so blocks run in parallel without sharing state.</summary>
-    private sealed class BlockReader(string chunkKey, IReadOnlyList<Record> records, ReadOnlyMemory<byte>[] json, byte[] hashes, int from, int to)
+    private sealed class BlockReader(string chunkKey, IReadOnlyList<Record> records, ReadOnlyMemory<byte>[] json, byte[] hashes, int from, int to, bool plainScan)
     {
+        private ColumnType[] _rowTypes = new ColumnType[16];
         private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
         private readonly List<byte[]> _nameUtf8 = [];
         private readonly List<byte[]> _canonicalName = [];
@@ -267,6 +271,7 @@ internal sealed class RowTable : IDisposable
         private void ReadRow(int row)
         {
             var span = json[row].Span;
+            if (plainScan && TryReadPlainRow(row, span)) return;
             var reader = new Utf8JsonReader(span);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw Bad(row, "is not a JSON object");
             _rowStart[row - from] = _fieldCount;
@@ -325,6 +330,192 @@ internal sealed class RowTable : IDisposable
             Hash(row, span, firstField, _fieldCount - firstField);
         }
 
+        /// <summary>
+        /// Reads a row that is a flat object of plain values — names and strings of printable ASCII without escapes,
+        /// numbers, true, false, null, JSON whitespace between tokens — without <see cref="Utf8JsonReader"/>: the shape
+        /// nearly every bronze record has. It accepts only text that is valid JSON and gives the cells the reader gives;
+        /// anything else (nesting, escapes, non-ASCII, a syntax error) returns false having changed nothing, and the row
+        /// is read by the reader. Measured on the Parquet bench (1 M NOAA rows): the reader's tokenizing was ~15% of the
+        /// CPU; this scan ~1/3 of that (RowTableTests compares the two on the same rows).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private bool TryReadPlainRow(int row, ReadOnlySpan<byte> span)
+        {
+            var firstField = _fieldCount;
+            var stamp = row - from + 1;
+            var i = SkipSpace(span, 0);
+            if (i >= span.Length || span[i] != (byte)'{') return false;
+            i = SkipSpace(span, i + 1);
+            if (i < span.Length && span[i] == (byte)'}')
+            {
+                i++;
+            }
+            else
+            {
+                while (true)
+                {
+                    // "name"
+                    if (i >= span.Length || span[i] != (byte)'"') return Undo(firstField);
+                    var nameStart = i + 1;
+                    var nameEnd = PlainStringEnd(span, nameStart);
+                    if (nameEnd < 0) return Undo(firstField);
+                    i = SkipSpace(span, nameEnd + 1);
+                    if (i >= span.Length || span[i] != (byte)':') return Undo(firstField);
+                    i = SkipSpace(span, i + 1);
+                    if (i >= span.Length) return Undo(firstField);
+                    // value
+                    Cell cell;
+                    ColumnType type;
+                    var b = span[i];
+                    if (b == (byte)'"')
+                    {
+                        var end = PlainStringEnd(span, i + 1);
+                        if (end < 0) return Undo(firstField);
+                        cell = new Cell(i + 1, end - i - 1, CellKind.String);
+                        type = ColumnType.Varchar;
+                        i = end + 1;
+                    }
+                    else if (b == (byte)'-' || (uint)(b - '0') <= 9)
+                    {
+                        var end = NumberEnd(span, i);
+                        if (end < 0) return Undo(firstField);
+                        var number = span[i..end];
+                        cell = new Cell(i, end - i, CellKind.Number);
+                        type = IsInt64(number) ? ColumnType.BigInt : ColumnType.Double;
+                        i = end;
+                    }
+                    else if (span[i..].StartsWith("true"u8))
+                    {
+                        cell = new Cell(i, 4, CellKind.True);
+                        type = ColumnType.Boolean;
+                        i += 4;
+                    }
+                    else if (span[i..].StartsWith("false"u8))
+                    {
+                        cell = new Cell(i, 5, CellKind.False);
+                        type = ColumnType.Boolean;
+                        i += 5;
+                    }
+                    else if (span[i..].StartsWith("null"u8))
+                    {
+                        cell = new Cell(i, 4, CellKind.Null);
+                        type = ColumnType.Unknown;
+                        i += 4;
+                    }
+                    else
+                    {
+                        return Undo(firstField);
+                    }
+                    // A literal or number must end at a delimiter ("truex", "12a" are not JSON).
+                    i = SkipSpace(span, i);
+                    if (i >= span.Length || (span[i] != (byte)',' && span[i] != (byte)'}')) return Undo(firstField);
+
+                    var column = Column(span.Slice(nameStart, nameEnd - nameStart), _fieldCount - firstField);
+                    if (_seen[column] == stamp) return Undo(firstField);
+                    _seen[column] = stamp;
+                    if (_fieldCount == _fieldColumn.Length) Grow();
+                    var k = _fieldCount - firstField;
+                    if (k == _rowTypes.Length) Array.Resize(ref _rowTypes, k * 2);
+                    _rowTypes[k] = type;
+                    _fieldColumn[_fieldCount] = column;
+                    _fieldCell[_fieldCount++] = cell;
+
+                    if (span[i] == (byte)'}')
+                    {
+                        i++;
+                        break;
+                    }
+                    i = SkipSpace(span, i + 1);
+                }
+            }
+            if (SkipSpace(span, i) != span.Length) return Undo(firstField);
+
+            // Valid: the row's fields and types count now, as the reader's path counts them.
+            _rowStart[row - from] = firstField;
+            for (var f = firstField; f < _fieldCount; f++)
+            {
+                var column = _fieldColumn[f];
+                Types[column] = ColumnTypes.MergeWithinChunk(Types[column], _rowTypes[f - firstField]);
+            }
+            Hash(row, span, firstField, _fieldCount - firstField, plainStrings: true);
+            return true;
+        }
+
+        /// <summary>Takes back the fields a plain scan added (and their marks), so the reader starts the row afresh.</summary>
+        private bool Undo(int firstField)
+        {
+            for (var f = firstField; f < _fieldCount; f++) _seen[_fieldColumn[f]] = 0;
+            _fieldCount = firstField;
+            return false;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int SkipSpace(ReadOnlySpan<byte> span, int i)
+        {
+            // Compact JSON: the next byte is a token.
+            if ((uint)i < (uint)span.Length && span[i] > (byte)' ') return i;
+            while (i < span.Length && span[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r') i++;
+            return i;
+        }
+
+        /// <summary>The index of the closing quote of a string of printable ASCII without escapes starting at <paramref name="i"/>; -1 for anything else.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int PlainStringEnd(ReadOnlySpan<byte> span, int i)
+        {
+            var classes = ByteClass;
+            for (; (uint)i < (uint)span.Length; i++)
+            {
+                var c = classes[span[i]];
+                if (c == 0) continue;
+                return c == 1 ? i : -1;
+            }
+            return -1;
+        }
+
+        /// <summary>Per byte inside a plain string: 0 printable ASCII, 1 the closing quote, 2 anything that is not plain (backslash, control, non-ASCII).</summary>
+        private static ReadOnlySpan<byte> ByteClass =>
+        [
+            2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+            0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+            2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+            2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+            2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+            2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        ];
+
+        /// <summary>The end of a JSON number (RFC 8259 grammar) starting at <paramref name="i"/>; -1 when the text there is not one.</summary>
+        private static int NumberEnd(ReadOnlySpan<byte> span, int i)
+        {
+            if (span[i] == (byte)'-') i++;
+            if (i >= span.Length) return -1;
+            if (span[i] == (byte)'0') i++;
+            else if ((uint)(span[i] - '1') <= 8) i = Digits(span, i + 1);
+            else return -1;
+            if (i < span.Length && span[i] == (byte)'.')
+            {
+                var start = i + 1;
+                i = Digits(span, start);
+                if (i == start) return -1;
+            }
+            if (i < span.Length && (span[i] | 0x20) == (byte)'e')
+            {
+                i++;
+                if (i < span.Length && span[i] is (byte)'+' or (byte)'-') i++;
+                var start = i;
+                i = Digits(span, start);
+                if (i == start) return -1;
+            }
+            return i;
+
+            static int Digits(ReadOnlySpan<byte> span, int i)
+            {
+                while (i < span.Length && (uint)(span[i] - '0') <= 9) i++;
+                return i;
+            }
+        }
+
         private void Grow()
         {
             var columns = System.Buffers.ArrayPool<int>.Shared.Rent(_fieldColumn.Length * 2);
@@ -351,6 +542,13 @@ internal sealed class RowTable : IDisposable
             {
                 name = reader.ValueSpan;
             }
+            return Column(name, position);
+        }
+
+        /// <summary>The column of the property name <paramref name="name"/> (unescaped UTF-8) at <paramref name="position"/> in its row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private int Column(ReadOnlySpan<byte> name, int position)
+        {
             if (position < _lastColumns.Length && _nameUtf8[_lastColumns[position]].AsSpan().SequenceEqual(name))
                 return _lastColumns[position];
             var text = Encoding.UTF8.GetString(name);
@@ -405,7 +603,7 @@ internal sealed class RowTable : IDisposable
 
         /// <summary>The canonical JSON of a row (fields sorted by name) hashed into <see cref="RowTable.Hashes"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Hash(int row, ReadOnlySpan<byte> span, int first, int count)
+        private void Hash(int row, ReadOnlySpan<byte> span, int first, int count, bool plainStrings = false)
         {
             if (_order.Length < count) _order = new int[count * 2];
             var order = _order.AsSpan(0, count);
@@ -446,7 +644,8 @@ internal sealed class RowTable : IDisposable
                 var bytes = span.Slice(cell.Start, cell.Length);
                 switch (cell.Kind)
                 {
-                    case CellKind.String when IsPlainAscii(bytes):
+                    // The plain scan took only printable ASCII without escapes.
+                    case CellKind.String when plainStrings || IsPlainAscii(bytes):
                         Append(ref length, "\""u8);
                         Append(ref length, bytes);
                         Append(ref length, "\""u8);
