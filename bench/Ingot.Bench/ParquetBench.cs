@@ -123,11 +123,13 @@ internal static class ParquetBench
         }
         else
         {
+            using var probe = Environment.GetEnvironmentVariable("ALLOCPROBE") == "1" ? new AllocProbe() : null;
             await LandWithIngotAsync(input, output, chunk);
+            probe?.Print();
         }
         var seconds = sw.Elapsed.TotalSeconds;
         var bytes = Directory.EnumerateFiles(output, "*.parquet", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["seconds"] = seconds, ["peak_rss"] = PeakRss(), ["output_bytes"] = bytes }));
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["seconds"] = seconds, ["peak_rss"] = PeakRss(), ["output_bytes"] = bytes, ["gc"] = $"{GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}", ["alloc_mb"] = GC.GetTotalAllocatedBytes() >> 20, ["gc_pause_ms"] = GC.GetTotalPauseDuration().TotalMilliseconds }));
         return 0;
     }
 
@@ -171,7 +173,9 @@ internal static class ParquetBench
         var channel = Channel.CreateBounded<(ChunkData Chunk, List<byte[]> Arenas)>(new BoundedChannelOptions(1) { SingleReader = false, SingleWriter = true });
         var producer = Task.Run(async () =>
         {
-            var records = new List<Record>(chunkSize);
+            // An array per chunk, as the sources hand their pages over.
+            var records = new Record[chunkSize];
+            var count = 0;
             var arenas = new List<byte[]>();
             byte[]? arena = null;
             var used = 0;
@@ -187,16 +191,17 @@ internal static class ParquetBench
                 line.Span.CopyTo(arena.AsSpan(used));
                 var json = arena.AsMemory(used, line.Length);
                 used += line.Length;
-                records.Add(Record.FromUtf8(json, EventTime(json.Span)));
-                if (records.Count == chunkSize)
+                records[count++] = Record.FromUtf8(json, EventTime(json.Span));
+                if (count == chunkSize)
                 {
                     await channel.Writer.WriteAsync((ToChunk(index++, records), arenas));
-                    records = new List<Record>(chunkSize);
+                    records = new Record[chunkSize];
+                    count = 0;
                     arenas = [];
                     arena = null;
                 }
             }
-            if (records.Count > 0) await channel.Writer.WriteAsync((ToChunk(index, records), arenas));
+            if (count > 0) await channel.Writer.WriteAsync((ToChunk(index, records[..count]), arenas));
             channel.Writer.Complete();
         });
         var landers = Enumerable.Range(0, Landers).Select(_ => Task.Run(async () =>
@@ -278,7 +283,7 @@ internal static class ParquetBench
     /// <summary>A unit of the bench's stream with its one page, as a source hands it to the engine.</summary>
     internal sealed record ChunkData(WorkUnit Unit, FetchedPage Page);
 
-    private static ChunkData ToChunk(int index, List<Record> records)
+    private static ChunkData ToChunk(int index, Record[] records)
     {
         var key = $"precip-{index:D5}";
         var unit = new WorkUnit(key, "precip", "noaa-cdo", "noaa-cdo", new TimeWindowBounds(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(1), DateTimeOffset.UnixEpoch.AddDays(1), []),

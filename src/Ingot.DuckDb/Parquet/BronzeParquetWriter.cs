@@ -32,13 +32,32 @@ internal static class BronzeParquetWriter
     /// <paramref name="types"/> says, then the metadata columns. <paramref name="compression"/>: zstd (level 1), snappy or
     /// uncompressed. A value that does not fit its column's type fails the chunk with the record and the reason.
     /// </summary>
-    public static void Write(string path, string compression, RunContext run, WorkUnit chunk, Record[] records, RowTable rows, ColumnType[] types, IReadOnlyList<int> order, CancellationToken cancellationToken)
+    public static void Write(string path, string compression, RunContext run, WorkUnit chunk, Record[] records, RowTable rows, ColumnType[] types, List<int> order, CancellationToken cancellationToken)
     {
         using var schema = Schema(rows.Names, types);
         using var properties = Properties(compression);
         using var file = new ParquetFileWriter(path, schema, properties);
-        using var scratch = new Scratch();
-        var constants = new Constants(run, chunk);
+        // A lander's thread writes file after file: its scratch (levels, values, pointers, bytes) is kept for the next.
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null;
+        try
+        {
+            WriteGroups(file, rows, types, order, records, new Constants(run, chunk), scratch, cancellationToken);
+        }
+        finally
+        {
+            // A scratch grown by unusually large values is not kept.
+            if (scratch.Capacity <= KeptScratchBytes) t_scratch = scratch;
+            else scratch.Dispose();
+        }
+        file.Close();
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
+    private const long KeptScratchBytes = 4 << 20;
+
+    private static void WriteGroups(ParquetFileWriter file, RowTable rows, ColumnType[] types, List<int> order, Record[] records, Constants constants, Scratch scratch, CancellationToken cancellationToken)
+    {
         for (var from = 0; from < order.Count; from += RowGroupRows)
         {
             var to = Math.Min(order.Count, from + RowGroupRows);
@@ -51,7 +70,6 @@ internal static class BronzeParquetWriter
             }
             WriteMetadata(group, constants, records, rows, order, from, to, scratch);
         }
-        file.Close();
     }
 
     private static GroupNode Schema(IReadOnlyList<string> names, ColumnType[] types)
@@ -121,7 +139,7 @@ internal static class BronzeParquetWriter
     // ---- fields ------------------------------------------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteField(ColumnWriter column, RowTable rows, int c, ColumnType type, IReadOnlyList<int> order, int from, int to, Scratch scratch)
+    private static void WriteField(ColumnWriter column, RowTable rows, int c, ColumnType type, List<int> order, int from, int to, Scratch scratch)
     {
         switch (type)
         {
@@ -180,7 +198,7 @@ internal static class BronzeParquetWriter
 
     /// <summary>A fixed-width column: each cell of one of the <paramref name="kinds"/> converted by <paramref name="value"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteValues<T>(ColumnWriter column, RowTable rows, int c, ColumnType type, IReadOnlyList<int> order, int from, int to, Scratch scratch, CellValue<T> value,
+    private static void WriteValues<T>(ColumnWriter column, RowTable rows, int c, ColumnType type, List<int> order, int from, int to, Scratch scratch, CellValue<T> value,
         CellKind kind, CellKind otherKind = CellKind.Missing)
         where T : unmanaged
     {
@@ -208,7 +226,7 @@ internal static class BronzeParquetWriter
     /// A LIST column (3 levels: list, repeated entry, element; all optional): definition level 0 for a null list, 1 for
     /// an empty one, 2 for a null element, 3 for a value; repetition 1 for every element after a list's first.
     /// </summary>
-    private static void WriteList(ColumnWriter column, RowTable rows, int c, ColumnType type, IReadOnlyList<int> order, int from, int to, Scratch scratch)
+    private static void WriteList(ColumnWriter column, RowTable rows, int c, ColumnType type, List<int> order, int from, int to, Scratch scratch)
     {
         var doubles = type == ColumnType.DoubleList;
         var byteWriter = doubles ? null : (ColumnWriter<ByteArray>)column;
@@ -296,7 +314,7 @@ internal static class BronzeParquetWriter
     private static long Micros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteMetadata(RowGroupWriter group, Constants constants, Record[] records, RowTable rows, IReadOnlyList<int> order, int from, int to, Scratch scratch)
+    private static void WriteMetadata(RowGroupWriter group, Constants constants, Record[] records, RowTable rows, List<int> order, int from, int to, Scratch scratch)
     {
         WriteConstant(group, constants.IngestionId, from, to, scratch);
         using (var column = (ColumnWriter<long>)group.NextColumn())
@@ -372,11 +390,16 @@ internal static class BronzeParquetWriter
         new($"record {row + 1}: field '{rows.Names[column]}' holds {cell.Kind}, which does not fit the column's type {type.Sql()}");
 
     /// <summary>
-    /// One file's reusable buffers: levels and values per batch, and the batch's string bytes in native memory (the
-    /// writer reads them through pointers, so they must not move while it runs; they are copied into its pages).
+    /// A file's reusable buffers: levels and values per batch, and the batch's string bytes in native memory (the
+    /// writer reads them through pointers, so they must not move while it runs; they are copied into its pages). Kept
+    /// per thread from file to file; the native bytes are freed by <see cref="Dispose"/> or, when the thread ends, the finalizer.
     /// </summary>
     private sealed unsafe class Scratch : IDisposable
     {
+        ~Scratch() => NativeMemory.Free(_bytes);
+
+        public long Capacity => _capacity;
+
         private short[] _defs = new short[BatchRows];
         private long[] _longs = new long[BatchRows];
         private ByteArray[] _pointers = new ByteArray[BatchRows];
@@ -424,6 +447,7 @@ internal static class BronzeParquetWriter
             NativeMemory.Free(_bytes);
             _bytes = null;
             _capacity = 0;
+            GC.SuppressFinalize(this);
         }
     }
 }

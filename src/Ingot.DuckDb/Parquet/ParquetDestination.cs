@@ -200,28 +200,53 @@ internal sealed partial class ParquetDestination : IDestination
             for (var r = 0; r < records.Length; r++) all.Add(r);
             groups[order[0]] = all;
         }
+        // Records of a unit mostly share their partition with the record before: the folder is built only when a value
+        // changes (an event date is compared by its day, not formatted per record).
+        var values = new string[_partitionBy.Length];
+        var lastDay = long.MinValue;
+        string? lastDate = null;
+        List<int>? group = null;
         for (var r = 0; !runLevel && r < records.Length; r++)
         {
-            dir.Clear();
+            var changed = group is null;
             for (var i = 0; i < _partitionBy.Length; i++)
             {
                 var p = _partitionBy[i];
-                var value = p switch
+                string value;
+                if (p == EventDatePartition)
                 {
-                    IngestionDatePartition => ingestionDate,
-                    LoadTypePartition => loadType,
-                    EventDatePartition => records[r].EventTs is { } ts ? ts.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : DefaultPartition,
-                    _ => PartitionValue(fieldColumns[i] < 0 ? null : table.Text(r, table.CellAt(r, fieldColumns[i]))),
-                };
-                dir.Append(p).Append('=').Append(value).Append('/');
+                    var day = records[r].EventTs is { } ts ? ts.UtcTicks / TimeSpan.TicksPerDay : long.MinValue;
+                    if (day != lastDay || lastDate is null)
+                    {
+                        lastDay = day;
+                        lastDate = day == long.MinValue ? DefaultPartition : new DateTime(day * TimeSpan.TicksPerDay, DateTimeKind.Utc).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+                    }
+                    value = lastDate;
+                }
+                else
+                {
+                    value = p switch
+                    {
+                        IngestionDatePartition => ingestionDate,
+                        LoadTypePartition => loadType,
+                        _ => PartitionValue(fieldColumns[i] < 0 ? null : table.Text(r, table.CellAt(r, fieldColumns[i]))),
+                    };
+                }
+                if (!ReferenceEquals(values[i], value) && values[i] != value) changed = true;
+                values[i] = value;
             }
-            var key = dir.ToString();
-            if (!groups.TryGetValue(key, out var rows))
+            if (changed)
             {
-                groups[key] = rows = [];
-                order.Add(key);
+                dir.Clear();
+                for (var i = 0; i < _partitionBy.Length; i++) dir.Append(_partitionBy[i]).Append('=').Append(values[i]).Append('/');
+                var key = dir.ToString();
+                if (!groups.TryGetValue(key, out group))
+                {
+                    groups[key] = group = [];
+                    order.Add(key);
+                }
             }
-            rows.Add(r);
+            group!.Add(r);
         }
 
         var files = new List<PlannedFile>();
@@ -230,22 +255,26 @@ internal sealed partial class ParquetDestination : IDestination
             var rows = groups[key];
             // File numbers continue across the parts of a unit: <chunk-key>-<n>.parquet never repeats within a folder.
             var n = next.GetValueOrDefault(key);
+            if (_targetFileBytes <= 0)
+            {
+                // No rolling: the partition's rows are the file's.
+                files.Add(new PlannedFile(files.Count, FilePath(chunk, key, n), n, rows));
+                next[key] = n + 1;
+                continue;
+            }
             var current = new List<int>();
             long bytes = 0;
             foreach (var r in rows)
             {
-                if (_targetFileBytes > 0)
+                var size = EstimateBytes(table, r);
+                if (current.Count > 0 && bytes + size > _targetFileBytes)
                 {
-                    var size = EstimateBytes(table, r);
-                    if (current.Count > 0 && bytes + size > _targetFileBytes)
-                    {
-                        files.Add(new PlannedFile(files.Count, FilePath(chunk, key, n), n, current));
-                        n++;
-                        current = [];
-                        bytes = 0;
-                    }
-                    bytes += size;
+                    files.Add(new PlannedFile(files.Count, FilePath(chunk, key, n), n, current));
+                    n++;
+                    current = [];
+                    bytes = 0;
                 }
+                bytes += size;
                 current.Add(r);
             }
             files.Add(new PlannedFile(files.Count, FilePath(chunk, key, n), n, current));
