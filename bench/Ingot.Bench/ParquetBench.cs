@@ -15,10 +15,11 @@ using Record = Ingot.Records.Record;
 namespace Ingot.Bench;
 
 /// <summary>
-/// NDJSON → bronze Parquet. Anchors: DuckDB alone (<c>COPY (SELECT * FROM read_json(...)) TO ...</c>, the issue's
-/// measure) and DuckDB alone doing the same bronze job (the metadata columns and the MD5 of each record's canonical JSON,
-/// checked to agree with Ingot's hashes). Ingot: records kept as their UTF-8 lines, <see cref="ParquetDestination"/>
-/// landing chunks on concurrent landers. Each in a child process for an honest peak RSS.
+/// NDJSON → bronze Parquet. The anchor: DuckDB alone doing the same bronze job (the metadata columns and the MD5 of each
+/// record's canonical JSON, checked to agree with Ingot's hashes); for context, DuckDB writing only the five source columns
+/// (<c>COPY (SELECT * FROM read_json(...)) TO ...</c>). Ingot: records kept as their UTF-8 lines, <see cref="ParquetDestination"/>
+/// landing chunks on concurrent landers. Each engine in a child process (for an honest peak RSS), several runs alternating,
+/// reported as min – median – max.
 /// </summary>
 internal static class ParquetBench
 {
@@ -30,12 +31,16 @@ internal static class ParquetBench
         // Chunks are what Ingot keeps alive (one being read, one queued, one per lander): 20k rows (~2 MB of JSON) each,
         // about a NOAA month of ten stations at 15 minutes.
         var chunk = (int)LongOption(args, "--chunk", 20_000);
+        var repeats = (int)LongOption(args, "--repeats", 3);
         var scales = (Option(args, "--scales") ?? "1,10").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var work = Directory.CreateTempSubdirectory("ingot-bench-parquet-").FullName;
-        Console.WriteLine($"DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores, chunk {chunk:N0} rows, work dir {work}");
+        Console.WriteLine($"DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores, chunk {chunk:N0} rows, {repeats} runs of each engine (alternating), load average {LoadAverage()}, work dir {work}");
+        Console.WriteLine(IsReadyToRun(typeof(ParquetDestination).Assembly)
+            ? "Ingot's assemblies: ReadyToRun (as scripts/quickstart.sh publishes ingot)"
+            : "Ingot's assemblies: JIT only (the build output; scripts/bench.sh runs the published ReadyToRun bench, as users run ingot)");
         Console.WriteLine();
-        Console.WriteLine($"{"rows",12} {"engine",-8} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10}");
-        var results = new List<(long Rows, Result DuckDb, Result Bronze, Result Write, Result Ingot, long Agree)>();
+        Console.WriteLine($"{"rows",12} {"run",3} {"engine",-14} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10}");
+        var summary = new List<string>();
         try
         {
             foreach (var scale in scales)
@@ -45,25 +50,37 @@ internal static class ParquetBench
                 var sw = Stopwatch.StartNew();
                 Generate(file, n);
                 Console.WriteLine($"  (generated {n:N0} records, {new FileInfo(file).Length / 1e6:N0} MB, in {sw.Elapsed.TotalSeconds:N1} s)");
-                var duck = await RunChild("duckdb", file, Path.Combine(work, $"duck-{n}"), chunk);
-                Print(n, "duckdb", duck);
-                var bronze = await RunChild(BronzeEngine, file, Path.Combine(work, $"bronze-{n}"), chunk);
-                Print(n, BronzeEngine, bronze);
-                var write = await RunChild(WriteEngine, file, Path.Combine(work, $"write-{n}"), chunk);
-                Console.WriteLine($"{n,12:N0} {WriteEngine,-8} {write.Seconds,8:N2} {n / write.Seconds,12:N0} {"(n/a)",12} {write.OutputBytes / 1e6,10:N1}");
-                var ingot = await RunChild("ingot", file, Path.Combine(work, $"ingot-{n}"), chunk);
-                Print(n, "ingot", ingot);
-                // The same-job anchor is only fair if it computes the same thing: every Ingot hash must be DuckDB's too.
-                long agree;
-                using (var session = DuckDbSession.Open())
+                var duck = new List<Result>();
+                var bronze = new List<Result>();
+                var ingot = new List<Result>();
+                long agree = 0;
+                for (var r = 1; r <= repeats; r++)
                 {
-                    agree = (long)session.Scalar(
-                        $"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(work, $"ingot-{n}") + "/**/*.parquet")}) i " +
-                        $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"bronze-{n}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
+                    foreach (var (engine, results) in new[] { ("duckdb", duck), (BronzeEngine, bronze), ("ingot", ingot) })
+                    {
+                        var result = await RunChild(engine, file, Path.Combine(work, $"{engine}-{n}"), chunk);
+                        results.Add(result);
+                        Console.WriteLine($"{n,12:N0} {r,3} {engine,-14} {result.Seconds,8:N2} {n / result.Seconds,12:N0} {result.PeakRssBytes / 1048576.0,12:N0} {result.OutputBytes / 1e6,10:N1}");
+                    }
+                    // The same-job anchor is only fair if it computes the same thing: every Ingot hash must be DuckDB's too.
+                    using (var session = DuckDbSession.Open())
+                    {
+                        agree = (long)session.Scalar(
+                            $"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(work, $"ingot-{n}") + "/**/*.parquet")}) i " +
+                            $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"{BronzeEngine}-{n}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
+                    }
+                    if (agree != n) throw new InvalidOperationException($"run {r}: only {agree:N0} of {n:N0} Ingot hashes are DuckDB's");
+                    foreach (var dir in new[] { "duckdb", BronzeEngine, "ingot" }) Directory.Delete(Path.Combine(work, $"{dir}-{n}"), true);
                 }
-                results.Add((n, duck, bronze, write, ingot, agree));
                 File.Delete(file);
-                foreach (var dir in new[] { "duck", "bronze", "write", "ingot" }) Directory.Delete(Path.Combine(work, $"{dir}-{n}"), true);
+                // Ratios pair each run of Ingot with the anchor run just before it (same machine state).
+                var sameJob = bronze.Zip(ingot, (b, i) => b.Seconds / i.Seconds).ToList();
+                var context = duck.Zip(ingot, (d, i) => d.Seconds / i.Seconds).ToList();
+                var goal = scale == 1 ? 1.0 : 1.2;
+                summary.Add($"{n,12:N0} rows: ingot/{BronzeEngine} (DuckDB doing the same bronze job) = {Ratio(sameJob)} (issue 10 goal >= {goal:N1}{(rows == 1_000_000 ? "" : " at 1 M / 10 M rows")}); hashes agreeing {agree:N0}/{n:N0}");
+                summary.Add($"{"",12}       ingot seconds {Ratio(ingot.Select(x => x.Seconds).ToList())}, {BronzeEngine} {Ratio(bronze.Select(x => x.Seconds).ToList())}");
+                summary.Add($"{"",12}       ingot peak RSS {Ratio(ingot.Select(x => x.PeakRssBytes / 1048576.0).ToList(), "0")} MB (goal <= 256); {BronzeEngine} {bronze.Max(x => x.PeakRssBytes) / 1048576.0:N0} MB");
+                summary.Add($"{"",12}       ingot/duckdb (DuckDB writing the five source columns, no hash, no metadata: context only) = {Ratio(context)}");
             }
         }
         finally
@@ -71,19 +88,27 @@ internal static class ParquetBench
             Directory.Delete(work, true);
         }
         Console.WriteLine();
-        foreach (var (n, duck, bronze, write, ingot, agree) in results)
-        {
-            Console.WriteLine($"{n,12:N0} rows: ingot/duckdb throughput = {duck.Seconds / ingot.Seconds:N2}x (DuckDB writing five columns, no hash: context only), ingot peak RSS {ingot.PeakRssBytes / 1048576.0:N0} MB (goal <= 256)");
-            Console.WriteLine($"{"",12}       ingot/{BronzeEngine} (DuckDB doing the same bronze job) = {bronze.Seconds / ingot.Seconds:N2}x (issue 10 goal: >= 1.0 at 1 M rows, >= 1.2 at 10 M); hashes agreeing {agree:N0}/{n:N0}");
-            Console.WriteLine($"{"",12}       ceiling of the issue's measure: duckdb/{WriteEngine} (only writing the bronze rows DuckDB already holds) = {duck.Seconds / write.Seconds:N2}x");
-        }
+        Console.WriteLine("min – median – max over the runs:");
+        foreach (var line in summary) Console.WriteLine(line);
+        Console.WriteLine($"load average at the end {LoadAverage()}");
         return 0;
     }
 
-    private sealed record Result(double Seconds, long PeakRssBytes, long OutputBytes);
+    private static string Ratio(List<double> values, string format = "0.00") =>
+        string.Create(CultureInfo.InvariantCulture, $"{values.Min().ToString(format, CultureInfo.InvariantCulture)} – {Stats.Median(values).ToString(format, CultureInfo.InvariantCulture)} – {values.Max().ToString(format, CultureInfo.InvariantCulture)}");
 
-    private static void Print(long n, string engine, Result r) =>
-        Console.WriteLine($"{n,12:N0} {engine,-8} {r.Seconds,8:N2} {n / r.Seconds,12:N0} {r.PeakRssBytes / 1048576.0,12:N0} {r.OutputBytes / 1e6,10:N1}");
+    /// <summary>The 1-minute load average (Linux), or "?" where there is none.</summary>
+    internal static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
+    /// <summary>Whether an assembly carries precompiled (ReadyToRun) code.</summary>
+    internal static bool IsReadyToRun(System.Reflection.Assembly assembly)
+    {
+        using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(assembly.Location));
+        return pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0;
+    }
+
+    private sealed record Result(double Seconds, long PeakRssBytes, long OutputBytes);
 
     private static async Task<Result> RunChild(string engine, string input, string output, int chunk)
     {
@@ -103,15 +128,8 @@ internal static class ParquetBench
     {
         var (engine, input, output, chunk) = (args[0], args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
         Directory.CreateDirectory(output);
-        using var writeOnly = engine == WriteEngine ? DuckDbSession.Open() : null;
-        // The write-only ceiling: the bronze rows already in DuckDB's memory (not timed), only the COPY timed.
-        writeOnly?.Execute($"CREATE TABLE bronze AS {BronzeSql(input)}");
         var sw = Stopwatch.StartNew();
-        if (writeOnly is not null)
-        {
-            writeOnly.Execute($"COPY bronze TO {DuckDbSession.Literal(Path.Combine(output, "x.parquet"))} (FORMAT parquet, COMPRESSION zstd)");
-        }
-        else if (engine == "duckdb")
+        if (engine == "duckdb")
         {
             using var session = DuckDbSession.Open();
             session.Execute($"COPY (SELECT * FROM read_json({DuckDbSession.Literal(input)})) TO {DuckDbSession.Literal(Path.Combine(output, "x.parquet"))} (FORMAT parquet, COMPRESSION zstd)");
@@ -135,12 +153,6 @@ internal static class ParquetBench
 
     /// <summary>The second anchor: DuckDB alone producing the bronze table Ingot produces (fields, run constants, MD5 of the canonical JSON, event time).</summary>
     private const string BronzeEngine = "duckdb-bronze";
-
-    /// <summary>
-    /// Not an anchor but a ceiling: DuckDB writing the bronze rows it already holds in memory. No engine that writes these
-    /// columns through DuckDB can beat it, so DuckDB-alone ÷ this is the best ratio the issue's measure allows.
-    /// </summary>
-    private const string WriteEngine = "duckdb-write-only";
 
     /// <summary>
     /// The record's fields as the source wrote them (no type guessing, so the JSON text hashed is the source's), the

@@ -39,7 +39,7 @@ internal static class PostgresSourceBench
             Console.WriteLine($"PostgreSQL {cluster.Version}, DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores; orders: {rows:N0} rows (made in {sw.Elapsed.TotalSeconds:N1} s), page_size {pageSize:N0}, concurrency {concurrency}");
             Console.WriteLine();
             Console.WriteLine($"{"run",4} {"engine",-14} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10}");
-            var loadAtStart = LoadAverage();
+            var loadAtStart = ParquetBench.LoadAverage();
             var ingot = new List<(double Seconds, long Rss)>();
             var script = new List<(double Seconds, long Rss)>();
             for (var i = 1; i <= repeats; i++)
@@ -61,7 +61,7 @@ internal static class PostgresSourceBench
             Console.WriteLine($"ingot peak RSS    {Spread(ingot.Select(x => x.Rss / 1048576.0))} MB (goal <= 256)");
             Console.WriteLine($"psql peak RSS     {Spread(script.Select(x => x.Rss / 1048576.0))} MB (DuckDB runs in this process; not counted)");
             // Other work on the machine moves both wall times; the ratio less so. Said with the figures, not guessed later.
-            Console.WriteLine($"load average      {loadAtStart} at start, {LoadAverage()} at end");
+            Console.WriteLine($"load average      {loadAtStart} at start, {ParquetBench.LoadAverage()} at end");
             return 0;
         }
         finally
@@ -86,10 +86,6 @@ internal static class PostgresSourceBench
         var v = values.Order().ToList();
         return $"{v[0],7:N2} – {v[v.Count / 2],7:N2} – {v[^1],7:N2}";
     }
-
-    /// <summary>The 1-minute load average (Linux), or "?" where there is none.</summary>
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
     private static double DirMb(string dir) =>
         Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*.parquet", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / 1e6 : 0;
