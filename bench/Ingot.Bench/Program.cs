@@ -3,7 +3,7 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 20000)] [--scales 1,10] [--repeats N] | postgres [--rows N] [--reps N] | postgres-source [--rows N] [--repeats N] [--page-size N] [--concurrency N] [--ingot DLL] | iceberg [--rows N] [--chunk N] [--reps N] | iceberg-compact [--rows N] [--chunk N] [--reps N] | knmi [--latency MS] [--concurrency N] [--years N] | rest [--pages N] [--records N] [--repeat N] | startup --ingot DLL [--ingot DLL] [--runs N] | rerun --ingot DLL [--units N] [--runs N]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 20000)] [--scales 1,10] [--repeats N] | postgres [--rows N] [--reps N] | postgres-source [--rows N] [--repeats N] [--page-size N] [--concurrency N] [--ingot DLL] | iceberg [--rows N] [--chunk N] [--reps N] | iceberg-compact [--rows N] [--chunk N] [--reps N] | knmi [--latency MS] [--concurrency N] [--years N] | rest [--pages N] [--records N] [--repeat N] | startup --ingot DLL [--ingot DLL] [--runs N] | rerun --ingot DLL [--units N] [--runs N] | micro [--rows N] [--repeats N]");
     return 2;
 }
 
@@ -15,6 +15,7 @@ return args[0] switch
     "rerun" => await RerunBench.RunAsync(args),
     "postgres" => await PostgresBench.RunAsync(args[1..]),
     "postgres-source" => await PostgresSourceBench.RunAsync(args[1..]),
+    "micro" => MicroBench.Run(args[1..]),
     "rest" => await RestBench.RunAsync(args[1..]),
     "iceberg" => await IcebergBench.RunAsync(args[1..]),
     "iceberg-compact" => await IcebergCompactBench.RunAsync(args[1..]),
@@ -26,6 +27,6 @@ return args[0] switch
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, iceberg, iceberg-compact, postgres, postgres-source, knmi, rest, startup, rerun)");
+    Console.Error.WriteLine($"unknown benchmark '{command}' (known: parquet, iceberg, iceberg-compact, postgres, postgres-source, knmi, rest, startup, rerun, micro)");
     return 2;
 }

@@ -42,7 +42,9 @@ internal unsafe struct ArrowArray
 /// into a table (no per-value append, no table storage, statistics or second copy of every string). Columns are added
 /// in order and filled by the caller; the batch owns every buffer and frees them on <see cref="Dispose"/>, after the
 /// scan is destroyed. DuckDB never releases the batch (its scan wrapper replaces the release callbacks), so the
-/// callbacks here only mark a structure released, as the interface requires.
+/// callbacks here only mark a structure released, as the interface requires. Hand-written rather than Apache.Arrow's
+/// builders: a string column from the records' UTF-8 costs 12 ns per value here against 77 ns (from UTF-8) and 105 ns
+/// (from .NET strings) through <c>StringArray.Builder</c> (<c>scripts/bench.sh micro</c>, 1 M values).
 /// </summary>
 internal sealed unsafe class ArrowBatch : IDisposable
 {
