@@ -39,7 +39,13 @@ internal sealed class PostgresSource : ISource
         builder.ApplicationName ??= "ingot";
         _db = NpgsqlDataSource.Create(builder.ConnectionString);
         _where = PostgresConnection.Describe(spec.ConnectionString);
+        // Text arrives in the client encoding: UTF-8 unless the connection string says otherwise.
+        _utf8 = IsUtf8(builder.Encoding) && (builder.ClientEncoding is null || IsUtf8(builder.ClientEncoding));
+
+        static bool IsUtf8(string name) => name.Replace("-", "", StringComparison.Ordinal).Equals("UTF8", StringComparison.OrdinalIgnoreCase);
     }
+
+    private readonly bool _utf8;
 
     public string Name => _spec.Name;
 
@@ -147,7 +153,7 @@ internal sealed class PostgresSource : ISource
         var spans = new List<(int Start, int Length, DateTimeOffset? EventTs)>(Math.Min(BatchRecords, _spec.PageSize));
         var first = true;
         var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
-        var row = new RowJson(shape.Columns);
+        var row = new RowJson(shape.Columns, _utf8);
         var ev = shape.Columns.Count;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
