@@ -232,7 +232,7 @@ internal sealed partial class ParquetDestination : IDestination
                         _ => PartitionValue(fieldColumns[i] < 0 ? null : table.Text(r, table.CellAt(r, fieldColumns[i]))),
                     };
                 }
-                if (!ReferenceEquals(values[i], value) && values[i] != value) changed = true;
+                if (values[i] != value) changed = true;
                 values[i] = value;
             }
             if (changed)

@@ -87,7 +87,7 @@ internal sealed class RowJson(IReadOnlyList<RecordColumn> columns, bool utf8 = f
                 case Codec.Timestamp: WriteTimestamp(w, reader.GetFieldValue<DateTime>(i), ""); break;
                 case Codec.Date: WriteDate(w, reader.GetFieldValue<DateOnly>(i)); break;
                 case Codec.Number when utf8: WriteNumber(w, Utf8(reader, i)); break;
-                case Codec.Number: WriteNumber(w, reader.GetString(i)); break;
+                case Codec.Number: WriteNumber(w, System.Text.Encoding.UTF8.GetBytes(reader.GetString(i))); break;
                 default:
                     if (utf8) w.WriteRawValue(Utf8(reader, i), skipInputValidation: true);
                     else w.WriteRawValue(reader.GetString(i), skipInputValidation: true);
@@ -165,13 +165,6 @@ internal sealed class RowJson(IReadOnlyList<RecordColumn> columns, bool utf8 = f
     {
         var c = text[0];
         if (char.IsAsciiDigit((char)c) || (c == '-' && text.Length > 1 && char.IsAsciiDigit((char)text[1]))) w.WriteRawValue(text, skipInputValidation: true);
-        else w.WriteStringValue(text);
-    }
-
-    private static void WriteNumber(Utf8JsonWriter w, string text)
-    {
-        var c = text[0];
-        if (char.IsAsciiDigit(c) || (c == '-' && text.Length > 1 && char.IsAsciiDigit(text[1]))) w.WriteRawValue(text, skipInputValidation: true);
         else w.WriteStringValue(text);
     }
 }

@@ -274,8 +274,11 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
         full.Fetched.SelectMany(u => h.Landed[u.Key].Rows).Count().ShouldBe(1600);
     }
 
-    [Fact]
-    public async Task Fetch_EveryCommonType_MapsAsToJsonbWouldAndRawIsNdjson()
+    [Theory]
+    // Text read as the UTF-8 bytes the server sends, and (another client encoding) as .NET strings.
+    [InlineData("")]
+    [InlineData(";Client Encoding=LATIN1;Encoding=ISO-8859-1")]
+    public async Task Fetch_EveryCommonType_MapsAsToJsonbWouldAndRawIsNdjson(string encoding)
     {
         // Given a row of every common type
         var cs = await pg.CreateDatabaseAsync("src");
@@ -291,7 +294,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
               E'héllo "quoted"\n\ttab', NULL, now(), '1 day 02:00:03.5', 'infinity', '2024-01-15 10:30:00+00', -7, 'ab', 'x\y', 'NaN', 12345, '(1.5,2)')
             """);
         await SettleAsync();
-        await using var h = new SourceHarness(Yaml(cs, """
+        await using var h = new SourceHarness(Yaml(cs + encoding, """
                 - name: t
                   table: t
                   primary_key: [id]
