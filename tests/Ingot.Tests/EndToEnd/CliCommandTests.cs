@@ -149,8 +149,9 @@ public sealed class CliCommandTests
     [Fact]
     public async Task Run_CtrlC_FinishesInFlightChunksAndExits130_ThenResumesExactlyOnce()
     {
-        // Given a slow backfill
-        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key, Latency = TimeSpan.FromMilliseconds(150) }, TestContext.Current.CancellationToken);
+        // Given a slow backfill: 42 chunks two at a time take ~13 s, so the signal lands mid-run even when a loaded test
+        // machine reads the first "Chunk landed" line late (at 150 ms the whole run could end before it, and exit 0)
+        await using var sim = await SimulatorHost.StartKnmiAsync(new SimulatorOptions { ApiKey = Key, Latency = TimeSpan.FromMilliseconds(600) }, TestContext.Current.CancellationToken);
         using var ws = new Workspace();
         var pipeline = ws.Write("knmi.yaml", PipelineFor(sim, budget: 100));
         using var p = Process.Start(IngotProcess.StartInfo(ws.Dir, null, "run", pipeline))!;
@@ -171,7 +172,7 @@ public sealed class CliCommandTests
         p.ExitCode.ShouldBe(130);
         var summary = output.Last(l => l.Contains("\"Run complete\"", StringComparison.Ordinal));
         summary.ShouldContain("\"status\":\"cancelled\"");
-        var resumed = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline);
+        var resumed = await IngotProcess.RunAsync(ws.Dir, null, "run", pipeline, "--concurrency", "20");
         resumed.ExitCode.ShouldBe(0);
         KnmiArchive.ShouldHoldExactlyOnce(KnmiArchive.Read(Path.Combine(ws.Lake, "knmi-cli", "raw", Daily)), 42, Stations, Parameters,
             new DateTimeOffset(2000, 1, 2, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2002, 1, 2, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromDays(1));
