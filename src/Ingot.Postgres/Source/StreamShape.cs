@@ -99,7 +99,8 @@ internal sealed class StreamShape
                 await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly, cancellationToken).ConfigureAwait(false);
                 var columns = Enumerable.Range(0, reader.FieldCount).Select(i => (Name: reader.GetName(i), Oid: reader.GetDataTypeOID(i))).ToList();
                 await reader.CloseAsync().ConfigureAwait(false);
-                foreach (var (name, oid) in columns) types[name] = await TypeNameAsync(conn, oid, cancellationToken).ConfigureAwait(false);
+                var names = await TypeNamesAsync(conn, columns.Select(c => c.Oid).Distinct().ToArray(), cancellationToken).ConfigureAwait(false);
+                foreach (var (name, oid) in columns) types[name] = names[oid];
             }
             catch (PostgresException e) when (e.SqlState is "42P01" or "42601" or "42703" or "42883" or "3F000" or "42501" or "42P10" or "42803")
             {
@@ -130,10 +131,17 @@ internal sealed class StreamShape
         return new StreamShape(spec, types);
     }
 
-    private static async Task<string> TypeNameAsync(NpgsqlConnection conn, uint oid, CancellationToken cancellationToken)
+    /// <summary>
+    /// The type names of the stream's columns in one round trip, not one per column: planning a table of 8 columns
+    /// against a database 50 ms away took ~0.4 s longer that way.
+    /// </summary>
+    private static async Task<Dictionary<uint, string>> TypeNamesAsync(NpgsqlConnection conn, uint[] oids, CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand("SELECT format_type(@oid, NULL)", conn);
-        cmd.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, oid);
-        return (string)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        await using var cmd = new NpgsqlCommand("SELECT t.oid, format_type(t.oid, NULL) FROM unnest(@oids) AS t(oid)", conn);
+        cmd.Parameters.AddWithValue("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid, oids);
+        var names = new Dictionary<uint, string>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) names[reader.GetFieldValue<uint>(0)] = reader.GetString(1);
+        return names;
     }
 }
