@@ -5,10 +5,10 @@ namespace Ingot.Postgres.Source;
 /// <summary>
 /// The keyset conditions of one page: <c>(cursor, key) &gt; (after)</c> or <c>cursor &gt;= fence</c> below,
 /// <c>(cursor, key) &lt;= (upto)</c> or <c>cursor &lt; fence</c> above — row-value comparisons an index on
-/// <c>(cursor, key…)</c> serves. Values travel as text cast to the column's type, so a key of any type keeps its exact
-/// value: as parameters, or (<paramref name="inline"/>, for <c>COPY</c>, which takes none) as escaped string literals.
+/// <c>(cursor, key…)</c> serves. Values travel as text parameters cast to the column's type, so a key of any type keeps
+/// its exact value.
 /// </summary>
-internal sealed class Conditions(StreamShape shape, bool inline = false)
+internal sealed class Conditions(StreamShape shape)
 {
     private readonly List<string> _parts = shape.Spec.Cursor is { } c ? [$"ingot_q.{Source.Sql.Quote(c)} IS NOT NULL"] : [];
     private readonly List<(string Name, string Value)> _params = [];
@@ -40,24 +40,12 @@ internal sealed class Conditions(StreamShape shape, bool inline = false)
         var names = new List<string>(values.Count);
         for (var i = 0; i < values.Count; i++)
         {
-            if (inline)
-            {
-                names.Add($"{EscapedLiteral(values[i])}::{shape.Types[shape.KeyColumns[i]]}");
-                continue;
-            }
             var name = $"{prefix}{i}";
             _params.Add((name, values[i]));
             names.Add(shape.Param(prefix, i));
         }
         return string.Join(", ", names);
     }
-
-    /// <summary>
-    /// <c>E'…'</c> with backslashes and quotes doubled: the same value whatever <c>standard_conforming_strings</c> says
-    /// (a key's text comes from the data, so it may hold either).
-    /// </summary>
-    internal static string EscapedLiteral(string text) =>
-        "E'" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "''", StringComparison.Ordinal) + "'";
 
     public NpgsqlCommand Command(string sql, NpgsqlConnection conn)
     {

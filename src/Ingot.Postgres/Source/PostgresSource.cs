@@ -139,112 +139,52 @@ internal sealed class PostgresSource : ISource
         var shape = await ShapeAsync(conn, spec, cancellationToken).ConfigureAwait(false);
         // A look-back page lands only the rows its checkpoint's memo does not name (landed by the read that passed them).
         var skip = unit.Key.StartsWith($"{spec.Name}-lookback-", StringComparison.Ordinal) ? _landedInWindow.GetValueOrDefault(spec.Name) ?? [] : null;
-        // COPY takes no parameters: its bounds are literals. The data reader's are parameters.
-        var where = new Conditions(shape, inline: _utf8);
+        var where = new Conditions(shape);
         where.After(after);
         where.Before(upTo);
         var keyTexts = skip is null ? "" : ", " + string.Join(", ", shape.KeyTexts());
         var sql = $"SELECT {string.Join(", ", shape.Columns.Select(c => c.Expression))}, {shape.EventTs}{keyTexts} FROM {shape.From} WHERE {where.Text} ORDER BY {shape.OrderBy}";
-        var pages = new PageAssembler(this, unit, spec.Name, $"SELECT {shape.Relation} {Conditions.Describe(after, upTo)} ON {_where}", skip, shape.KeyColumns.Count);
-        var rows = _utf8 ? ByCopyAsync(conn, sql, shape, pages, cancellationToken) : ByReaderAsync(conn, where.Command(sql, conn), shape, pages, cancellationToken);
-        await foreach (var page in rows.ConfigureAwait(false)) yield return page;
-        if (pages.Last() is { } last) yield return last;
-    }
-
-    /// <summary>The page's rows through a binary <c>COPY</c>: the client encoding is UTF-8, so text fields are the JSON's bytes.</summary>
-    private static async IAsyncEnumerable<FetchedPage> ByCopyAsync(NpgsqlConnection conn, string sql, StreamShape shape, PageAssembler pages, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var ev = shape.Columns.Count;
-        using var rows = new BinaryCopyRows(ev + 1 + (pages.Skips ? shape.KeyColumns.Count : 0));
-        var json = new RowJson(shape.Columns);
-        await using var copy = await conn.BeginRawBinaryCopyAsync($"COPY ({sql}) TO STDOUT (FORMAT binary)", cancellationToken).ConfigureAwait(false);
-        // A page's first row may wait on a sort: no per-read timeout, as the data reader's command has none.
-        copy.ReadTimeout = Timeout.Infinite;
-        while (!rows.Ended)
-        {
-            if (!rows.TryNext())
-            {
-                if (rows.Ended) break;
-                if (!await rows.FillAsync(copy, cancellationToken).ConfigureAwait(false)) throw new EndOfStreamException("the server ended the COPY before its trailer");
-                continue;
-            }
-            var start = pages.Body.WrittenCount;
-            var length = json.Write(rows, pages.Body);
-            DateTimeOffset? ts = rows.IsNull(ev) ? null : new DateTimeOffset(RowJson.Timestamp(rows.Field(ev), "event_time"), TimeSpan.Zero);
-            if (pages.Skips)
-            {
-                for (var i = 0; i < pages.KeyTexts.Length; i++) pages.KeyTexts[i] = Encoding.UTF8.GetString(rows.Field(ev + 1 + i));
-            }
-            if (pages.Add(start, length, ts) is { } page) yield return page;
-        }
-    }
-
-    /// <summary>The page's rows through the data reader (another client encoding: text decoded by Npgsql).</summary>
-    private static async IAsyncEnumerable<FetchedPage> ByReaderAsync(NpgsqlConnection conn, NpgsqlCommand cmd, StreamShape shape, PageAssembler pages, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await using var _ = cmd;
+        var request = $"SELECT {shape.Relation} {Conditions.Describe(after, upTo)} ON {_where}";
+        await using var cmd = where.Command(sql, conn);
         cmd.CommandTimeout = 0;
         await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
-        var json = new RowJson(shape.Columns);
+        // Pages of a stream are alike: each starts at the size the stream's last page reached (an eighth more).
+        var body = new PageBuffer(_pageBytes.GetValueOrDefault(spec.Name, 1 << 16));
+        var spans = new List<(int Start, int Length, DateTimeOffset? EventTs)>(Math.Min(BatchRecords, _spec.PageSize));
+        var first = true;
+        var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
+        var row = new RowJson(shape.Columns, _utf8);
         var ev = shape.Columns.Count;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var start = pages.Body.WrittenCount;
-            var length = json.Write(reader, 0, pages.Body);
+            var start = body.WrittenCount;
+            var length = row.Write(reader, 0, body);
             DateTimeOffset? ts = reader.IsDBNull(ev) ? null : new DateTimeOffset(reader.GetFieldValue<DateTime>(ev), TimeSpan.Zero);
-            if (pages.Skips)
+            if (skip is not null)
             {
-                for (var i = 0; i < pages.KeyTexts.Length; i++) pages.KeyTexts[i] = reader.GetString(ev + 1 + i);
+                for (var i = 0; i < texts.Length; i++) texts[i] = reader.GetString(ev + 1 + i);
+                if (skip.Contains(LookbackMemo.Hash(texts)))
+                {
+                    // Landed before: take the row back out of the page.
+                    body.Truncate(start);
+                    continue;
+                }
             }
-            if (pages.Add(start, length, ts) is { } page) yield return page;
-        }
-    }
-
-    /// <summary>
-    /// Rows written into a unit's pages as they are read: a row a look-back page must skip is taken back out; a page is
-    /// handed out at <see cref="BatchRecords"/> rows or <see cref="BatchBytes"/>.
-    /// </summary>
-    private sealed class PageAssembler(PostgresSource source, WorkUnit unit, string stream, string request, HashSet<string>? skip, int keyColumns)
-    {
-        private readonly List<(int Start, int Length, DateTimeOffset? EventTs)> _spans = new(Math.Min(BatchRecords, source._spec.PageSize));
-        private bool _first = true;
-
-        // Pages of a stream are alike: each starts at the size the stream's last page reached (an eighth more).
-        public PageBuffer Body { get; private set; } = new(source._pageBytes.GetValueOrDefault(stream, 1 << 16));
-
-        public bool Skips => skip is not null;
-
-        /// <summary>The row's keyset values as text, filled by the reader before <see cref="Add"/> on a look-back page.</summary>
-        public string[] KeyTexts { get; } = skip is null ? [] : new string[keyColumns];
-
-        /// <summary>Takes the row just written at <paramref name="start"/>; a full page when this row filled one.</summary>
-        public FetchedPage? Add(int start, int length, DateTimeOffset? eventTs)
-        {
-            if (skip is not null && skip.Contains(LookbackMemo.Hash(KeyTexts)))
+            body.GetSpan(1)[0] = (byte)'\n';
+            body.Advance(1);
+            spans.Add((start, length, ts));
+            if (spans.Count >= BatchRecords || body.WrittenCount >= BatchBytes)
             {
-                // Landed before: take the row back out of the page.
-                Body.Truncate(start);
-                return null;
+                var size = body.WrittenCount + body.WrittenCount / 8;
+                _pageBytes[spec.Name] = size;
+                yield return Page(unit, body, spans, request, !first);
+                first = false;
+                body = new PageBuffer(size);
+                spans.Clear();
             }
-            Body.GetSpan(1)[0] = (byte)'\n';
-            Body.Advance(1);
-            _spans.Add((start, length, eventTs));
-            if (_spans.Count < BatchRecords && Body.WrittenCount < BatchBytes) return null;
-            var size = Body.WrittenCount + Body.WrittenCount / 8;
-            source._pageBytes[stream] = size;
-            var page = source.Page(unit, Body, _spans, request, !_first);
-            _first = false;
-            Body = new PageBuffer(size);
-            _spans.Clear();
-            return page;
         }
-
-        /// <summary>The unit's last page: the rows after the last full one, or the empty page of a unit without rows.</summary>
-        public FetchedPage? Last()
-        {
-            if (_spans.Count >= BatchRecords / 2) source._pageBytes[stream] = Body.WrittenCount + Body.WrittenCount / 8;
-            return _spans.Count > 0 || _first ? source.Page(unit, Body, _spans, request, !_first) : null;
-        }
+        if (spans.Count >= BatchRecords / 2) _pageBytes[spec.Name] = body.WrittenCount + body.WrittenCount / 8;
+        if (spans.Count > 0 || first) yield return Page(unit, body, spans, request, !first);
     }
 
     private FetchedPage Page(WorkUnit unit, PageBuffer body, List<(int Start, int Length, DateTimeOffset? EventTs)> spans, string request, bool continues)

@@ -339,66 +339,6 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
     }
 
     [Fact]
-    public async Task Fetch_BinaryCopyAndDataReader_SameRecordBytesAndEveryRowOnce()
-    {
-        // Given rows of every codec with edge values, keyed by text with quotes and backslashes, in pages of 97 rows
-        var cs = await pg.CreateDatabaseAsync("src");
-        await PostgresFixture.ExecuteAsync(cs,
-            """
-            CREATE TABLE t (k text PRIMARY KEY, i2 smallint, i4 int, i8 bigint, n numeric, f double precision, s text, c char(4), v varchar(8), flag boolean,
-              u uuid, ts timestamptz, lts timestamp, dt date, j jsonb, arr int[], b bytea, updated_at timestamptz NOT NULL)
-            """,
-            """
-            INSERT INTO t SELECT
-              CASE i % 3 WHEN 0 THEN 'k''' || i WHEN 1 THEN 'k\' || i ELSE 'k"' || i END,
-              CASE WHEN i % 7 = 0 THEN NULL ELSE (i % 65536 - 32768)::smallint END,
-              CASE i % 5 WHEN 0 THEN -2147483648 WHEN 1 THEN 2147483647 ELSE i * -3 END,
-              CASE i % 4 WHEN 0 THEN -9223372036854775808 WHEN 1 THEN 9223372036854775807 ELSE i::bigint * 1000003 END,
-              CASE i % 6 WHEN 0 THEN 'NaN'::numeric ELSE (i * 1.000001)::numeric END,
-              CASE i % 9 WHEN 0 THEN 'Infinity'::float8 ELSE i / 7.0 END,
-              CASE i % 4 WHEN 0 THEN E'tab\there "q" back\\slash \n nl' WHEN 1 THEN 'café' WHEN 2 THEN '' ELSE NULL END,
-              'ab', 'x' || i % 10, i % 2 = 0,
-              md5(i::text)::uuid,
-              CASE i % 50 WHEN 0 THEN 'infinity'::timestamptz WHEN 1 THEN '-infinity'::timestamptz ELSE timestamptz '2024-01-01 00:00:00+00' + i * interval '1.000137 seconds' END,
-              timestamp '1999-12-31 23:59:59' + i * interval '1 day 0.5 seconds',
-              CASE i % 40 WHEN 0 THEN 'infinity'::date ELSE date '0001-01-01' + i * 331 END,
-              jsonb_build_object('i', i, 's', 'x"y'),
-              ARRAY[i, NULL],
-              decode(md5(i::text), 'hex'),
-              timestamptz '2024-06-01 00:00:00+00' + (i % 37) * interval '1 second'
-            FROM generate_series(1, 2500) i
-            """);
-        await SettleAsync();
-        const string Streams = """
-                - name: t
-                  table: t
-                  primary_key: [k]
-                  cursor: updated_at
-                  event_time: ts
-            """;
-
-        // When it lands through the binary COPY (UTF-8; its bounds as literals read under the other escaping rules) and
-        // through the data reader (another client encoding)
-        async Task<(List<string> Lines, List<DateTimeOffset?> EventTs)> LandAsync(string extra)
-        {
-            await using var h = new SourceHarness(Yaml(cs + extra, Streams, pageSize: 97));
-            await h.RunAsync();
-            // The records' own bytes: the raw archive's NDJSON lines.
-            var pages = h.Landed.Values.OrderBy(l => l.Unit.Key, StringComparer.Ordinal).SelectMany(l => l.Pages).ToList();
-            return (pages.SelectMany(p => Encoding.UTF8.GetString(p.Body.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries)).ToList(),
-                pages.SelectMany(p => p.Records).Select(r => r.EventTs).ToList());
-        }
-        var copy = await LandAsync(";Options=-c standard_conforming_strings=off");
-        var reader = await LandAsync(";Client Encoding=LATIN1;Encoding=ISO-8859-1");
-
-        // Then both land every row once, with the same bytes and event times
-        copy.Lines.Count.ShouldBe(2500);
-        copy.Lines.Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["k"]!.GetValue<string>()).Distinct().Count().ShouldBe(2500);
-        for (var i = 0; i < copy.Lines.Count; i++) copy.Lines[i].ShouldBe(reader.Lines[i], $"row {i + 1}");
-        copy.EventTs.ShouldBe(reader.EventTs);
-    }
-
-    [Fact]
     public async Task Fetch_QueryWithColumns_SelectsOnlyThoseColumns()
     {
         // Given a query source with a column list
