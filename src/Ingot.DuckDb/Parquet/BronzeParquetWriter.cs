@@ -35,7 +35,7 @@ internal static class BronzeParquetWriter
     public static void Write(string path, string compression, RunContext run, WorkUnit chunk, Record[] records, RowTable rows, ColumnType[] types, List<int> order, CancellationToken cancellationToken)
     {
         using var schema = Schema(rows.Names, types);
-        using var properties = Properties(compression);
+        using var properties = Properties(compression, UniqueColumns(rows, types, order, records));
         using var file = new ParquetFileWriter(path, schema, properties);
         // A lander's thread writes file after file: its scratch (levels, values, pointers, bytes) is kept for the next.
         var scratch = t_scratch ?? new Scratch();
@@ -116,9 +116,10 @@ internal static class BronzeParquetWriter
 
     /// <summary>
     /// zstd at level 1 (on bronze rows about a third faster than level 3, and no larger, measured on the bench's NOAA
-    /// rows). The record hash is unique per row: no dictionary is tried for it.
+    /// rows). No dictionary for the record hash, nor for the columns this file holds (nearly) one value per row in
+    /// (<see cref="UniqueColumns"/>): a dictionary of every value is larger than the values, and building it is work.
     /// </summary>
-    private static WriterProperties Properties(string compression)
+    private static WriterProperties Properties(string compression, List<string> unique)
     {
         using var builder = new WriterPropertiesBuilder();
         builder.Compression(compression switch
@@ -129,11 +130,49 @@ internal static class BronzeParquetWriter
         });
         if (compression == "zstd") builder.CompressionLevel(1);
         builder.DisableDictionary(MetadataColumns.RecordHash);
+        foreach (var column in unique) builder.DisableDictionary(column);
         builder.MaxRowGroupLength(RowGroupRows);
         // The C library's allocator, not Arrow's default pool (jemalloc), which keeps freed pages: measured on the
         // Parquet bench at 5 M rows, peak RSS 250 → 153 MB, same speed.
         builder.MemoryPool(MemoryPool.SystemMemoryPool());
         return builder.Build();
+    }
+
+    private const int SampledRows = 1024;
+
+    /// <summary>
+    /// The scalar columns whose values are (nearly) all different in this file, judged on up to <see cref="SampledRows"/>
+    /// rows spread over it: at least 63 in 64 sampled values distinct (keys, timestamps, the event time). A column of
+    /// repeating values keeps its dictionary. Measured on the postgres-source bench's 1 M orders (order id, customer id,
+    /// two timestamps and the event time unique within a file), alternating with the build before, three rounds of 4–5
+    /// runs each: 3–8% less CPU for the whole run (e.g. 5.98 → 5.54 CPU-s), and the files 25% smaller (38.0 → 28.5 MB).
+    /// </summary>
+    internal static List<string> UniqueColumns(RowTable rows, ColumnType[] types, List<int> order, Record[] records)
+    {
+        var unique = new List<string>();
+        if (order.Count < 128) return unique;
+        var samples = Math.Min(order.Count, SampledRows);
+        var step = order.Count / samples;
+        var seen = new HashSet<int>(samples);
+        for (var c = 0; c < rows.ColumnCount; c++)
+        {
+            if (types[c] is ColumnType.DoubleList or ColumnType.VarcharList or ColumnType.EmptyList) continue;
+            seen.Clear();
+            for (var i = 0; i < samples; i++)
+            {
+                var row = order[i * step];
+                var cell = rows.CellAt(row, c);
+                var hash = new HashCode();
+                hash.Add(cell.Kind is CellKind.Missing or CellKind.Null);
+                if (cell.Kind is not (CellKind.Missing or CellKind.Null)) hash.AddBytes(rows.Bytes(row, cell));
+                seen.Add(hash.ToHashCode());
+            }
+            if (seen.Count >= samples - samples / 64) unique.Add(rows.Names[c]);
+        }
+        seen.Clear();
+        for (var i = 0; i < samples; i++) seen.Add(records[order[i * step]].EventTs?.UtcTicks.GetHashCode() ?? 0);
+        if (seen.Count >= samples - samples / 64) unique.Add(MetadataColumns.EventTs);
+        return unique;
     }
 
     // ---- fields ------------------------------------------------------------------------------------------------

@@ -116,4 +116,33 @@ public sealed class BronzeParquetWriterTests : IDisposable
         e.Message.ShouldContain("'n'");
         e.Message.ShouldContain("BIGINT");
     }
+
+    [Fact]
+    public void Write_ColumnsWithOneValuePerRow_PlainNotDictionary()
+    {
+        // Given 5,000 rows: a key and a timestamp unique per row, a status of five values, a mostly-null note
+        var records = new Record[5000];
+        for (var i = 0; i < records.Length; i++)
+        {
+            var json = $$"""{"id":{{i * 7919L}},"ts":"2024-01-01T00:{{i / 60 % 60:00}}:{{i % 60:00}}.{{i:000000}}+00:00","status":"s{{i % 5}}","note":{{(i % 97 == 0 ? "\"x\"" : "null")}}}""";
+            records[i] = Record.FromUtf8(Encoding.UTF8.GetBytes(json), new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero).AddSeconds(i));
+        }
+        var unit = new ChunkData("k-3", "orders", Run.IngestedAt, []).Unit(Run);
+        using var rows = RowTable.Read(unit.Key, records, TestContext.Current.CancellationToken);
+        var (types, _) = StreamSchema.Empty.Reconcile(unit.Stream, unit.Key, Run.RunId, Run.IngestedAt, rows.Names, rows.Types);
+        var order = Enumerable.Range(0, records.Length).ToList();
+
+        // When it is written
+        BronzeParquetWriter.UniqueColumns(rows, types, order, records).ShouldBe(["id", "ts", MetadataColumns.EventTs]);
+        var file = Path.Combine(_root, "unique.parquet");
+        BronzeParquetWriter.Write(file, "zstd", Run.Run, unit, records, rows, types, order, TestContext.Current.CancellationToken);
+
+        // Then DuckDB finds the unique columns plain-encoded, the repeating ones with a dictionary, and every value
+        using var session = DuckDbSession.Open();
+        var encodings = session.Query("SELECT path_in_schema, encodings FROM parquet_metadata($1)", file).ToDictionary(r => (string)r[0]!, r => (string)r[1]!);
+        foreach (var plain in new[] { "id", "ts", MetadataColumns.EventTs, MetadataColumns.RecordHash }) encodings[plain].ShouldNotContain("DICTIONARY", Case.Insensitive, plain);
+        foreach (var dictionary in new[] { "status", "note", MetadataColumns.Stream }) encodings[dictionary].ShouldContain("DICTIONARY", Case.Insensitive, dictionary);
+        session.Scalar("SELECT count(DISTINCT id) + count(DISTINCT ts) FROM read_parquet($1)", file).ShouldBe(10_000L);
+        session.Scalar("SELECT ts FROM read_parquet($1) WHERE id = 4999 * 7919", file).ShouldBe("2024-01-01T00:23:19.004999+00:00");
+    }
 }
