@@ -167,12 +167,14 @@ internal static class BronzeParquetWriter
                 if (cell.Kind is not (CellKind.Missing or CellKind.Null)) hash.AddBytes(rows.Bytes(row, cell));
                 seen.Add(hash.ToHashCode());
             }
-            if (seen.Count >= samples - samples / 64) unique.Add(rows.Names[c]);
+            if (MostlyDistinct()) unique.Add(rows.Names[c]);
         }
         seen.Clear();
         for (var i = 0; i < samples; i++) seen.Add(records[order[i * step]].EventTs?.UtcTicks.GetHashCode() ?? 0);
-        if (seen.Count >= samples - samples / 64) unique.Add(MetadataColumns.EventTs);
+        if (MostlyDistinct()) unique.Add(MetadataColumns.EventTs);
         return unique;
+
+        bool MostlyDistinct() => seen.Count >= samples - samples / 64;
     }
 
     // ---- fields ------------------------------------------------------------------------------------------------
