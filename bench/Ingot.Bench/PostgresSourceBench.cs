@@ -28,6 +28,10 @@ internal static class PostgresSourceBench
         var concurrency = ParquetBench.LongOption(args, "--concurrency", 2);
         var ingotDll = ParquetBench.Option(args, "--ingot") ?? PublishedIngot() ?? Path.Combine(AppContext.BaseDirectory, "ingot.dll");
         if (!File.Exists(ingotDll)) throw new InvalidOperationException($"{ingotDll} is missing: build the solution first");
+        // Another build of ingot, run beside the first in every repeat (alternating, same minute, same cluster): the way to
+        // tell a change's effect from the machine's drift, which on a shared 2-core box is larger than most changes.
+        var baselineDll = ParquetBench.Option(args, "--baseline");
+        if (baselineDll is not null && !File.Exists(baselineDll)) throw new InvalidOperationException($"--baseline {baselineDll} is missing");
         Console.WriteLine($"ingot: {ingotDll}{(ingotDll.StartsWith(AppContext.BaseDirectory, StringComparison.Ordinal) ? " (the build output, not ReadyToRun: slower than users' ingot; publish with scripts/quickstart.sh)" : "")}");
         var work = Directory.CreateTempSubdirectory("ingot-bench-pg-").FullName;
         await using var cluster = await Cluster.StartAsync();
@@ -38,23 +42,36 @@ internal static class PostgresSourceBench
             await CreateOrdersAsync(cs, rows);
             Console.WriteLine($"PostgreSQL {cluster.Version}, DuckDB {DuckDbSession.LibraryVersion}, {Environment.ProcessorCount} cores; orders: {rows:N0} rows (made in {sw.Elapsed.TotalSeconds:N1} s), page_size {pageSize:N0}, concurrency {concurrency}");
             Console.WriteLine();
-            Console.WriteLine($"{"run",4} {"engine",-18} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10}");
+            Console.WriteLine($"{"run",4} {"engine",-18} {"seconds",8} {"rows/s",12} {"peak RSS MB",12} {"output MB",10} {"machine CPU-s",14}");
             var loadAtStart = ParquetBench.LoadAverage();
-            var ingot = new List<(double Seconds, long Rss)>();
-            var script = new List<(double Seconds, long Rss)>();
-            var bronze = new List<(double Seconds, long Rss)>();
+            var ingot = new List<Measured>();
+            var script = new List<Measured>();
+            var bronze = new List<Measured>();
+            var baseline = new List<Measured>();
+            void Line(int run, string engine, Measured m, string dir) =>
+                Console.WriteLine($"{run,4} {engine,-18} {m.Seconds,8:N2} {rows / m.Seconds,12:N0} {m.Rss / 1048576.0,12:N0} {DirMb(dir),10:N1} {m.MachineCpu,14:N2}");
             long agree = 0;
             for (var i = 1; i <= repeats; i++)
             {
                 var s = await ScriptAsync(cs, Path.Combine(work, $"script-{i}"), sameJob: false);
                 script.Add(s);
-                Console.WriteLine($"{i,4} {"psql+duckdb",-18} {s.Seconds,8:N2} {rows / s.Seconds,12:N0} {s.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"script-{i}")),10:N1}");
+                Line(i, "psql+duckdb", s, Path.Combine(work, $"script-{i}"));
                 var b = await ScriptAsync(cs, Path.Combine(work, $"bronze-{i}"), sameJob: true);
                 bronze.Add(b);
-                Console.WriteLine($"{i,4} {"psql+duckdb-bronze",-18} {b.Seconds,8:N2} {rows / b.Seconds,12:N0} {b.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"bronze-{i}")),10:N1}");
+                Line(i, "psql+duckdb-bronze", b, Path.Combine(work, $"bronze-{i}"));
+                // With --baseline, the two builds take turns going first, so neither always runs on a warmer cache.
+                if (baselineDll is not null && i % 2 == 0) await BaselineAsync();
                 var g = await IngotAsync(ingotDll, cs, Path.Combine(work, $"ingot-{i}"), pageSize, concurrency, rows);
                 ingot.Add(g);
-                Console.WriteLine($"{i,4} {"ingot",-18} {g.Seconds,8:N2} {rows / g.Seconds,12:N0} {g.Rss / 1048576.0,12:N0} {DirMb(Path.Combine(work, $"ingot-{i}", "lake")),10:N1}");
+                Line(i, "ingot", g, Path.Combine(work, $"ingot-{i}", "lake"));
+                if (baselineDll is not null && i % 2 == 1) await BaselineAsync();
+                async Task BaselineAsync()
+                {
+                    var a = await IngotAsync(baselineDll, cs, Path.Combine(work, $"baseline-{i}"), pageSize, concurrency, rows);
+                    baseline.Add(a);
+                    Line(i, "ingot --baseline", a, Path.Combine(work, $"baseline-{i}", "lake"));
+                    Directory.Delete(Path.Combine(work, $"baseline-{i}"), true);
+                }
                 // The same-job script is only that if it hashes the same canonical JSON: every Ingot hash must be its too.
                 using (var db = DuckDbSession.Open())
                 {
@@ -74,6 +91,12 @@ internal static class PostgresSourceBench
             Console.WriteLine($"ingot/script wall {Spread(ratios)} x (goal <= 1.00)");
             Console.WriteLine($"ingot/same job    {Spread(sameJob)} x");
             Console.WriteLine($"ingot peak RSS    {Spread(ingot.Select(x => x.Rss / 1048576.0))} MB (goal <= 256)");
+            Console.WriteLine($"ingot machine CPU {Spread(ingot.Select(x => x.MachineCpu))} CPU-s (every process on the machine while it ran: ingot and the server)");
+            if (baseline.Count > 0)
+            {
+                Console.WriteLine($"ingot/baseline    wall {Spread(ingot.Zip(baseline, (g, a) => g.Seconds / a.Seconds))} x, machine CPU {Spread(ingot.Zip(baseline, (g, a) => g.MachineCpu / a.MachineCpu))} x (--baseline {baselineDll}, the two taking turns to go first)");
+                Console.WriteLine($"baseline peak RSS {Spread(baseline.Select(x => x.Rss / 1048576.0))} MB");
+            }
             Console.WriteLine($"psql peak RSS     {Spread(script.Select(x => x.Rss / 1048576.0))} MB (DuckDB runs in this process; not counted)");
             // Other work on the machine moves both wall times; the ratio less so. Said with the figures, not guessed later.
             Console.WriteLine($"load average      {loadAtStart} at start, {ParquetBench.LoadAverage()} at end");
@@ -131,7 +154,7 @@ internal static class PostgresSourceBench
         }
     }
 
-    private static async Task<(double Seconds, long Rss)> IngotAsync(string ingotDll, string cs, string dir, long pageSize, long concurrency, long rows)
+    private static async Task<Measured> IngotAsync(string ingotDll, string cs, string dir, long pageSize, long concurrency, long rows)
     {
         Directory.CreateDirectory(dir);
         var pipeline = Path.Combine(dir, "orders.yaml");
@@ -160,13 +183,13 @@ internal static class PostgresSourceBench
         psi.Environment["BENCH_PG"] = new NpgsqlConnectionStringBuilder(cs) { Pooling = true }.ConnectionString;
         psi.Environment["INGOT_HOME"] = Path.Combine(dir, ".ingot");
         psi.Environment["INGOT_LOG_FORMAT"] = "json";
-        var (seconds, rss, output) = await MeasureAsync(psi);
+        var (measured, output) = await MeasureAsync(psi);
         using (var db = DuckDbSession.Open())
         {
             var landed = (long)db.Scalar($"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(dir, "lake", "**", "*.parquet"))})")!;
             if (landed != rows) throw new InvalidOperationException($"ingot landed {landed:N0} of {rows:N0} rows: {output}");
         }
-        return (seconds, rss);
+        return measured;
     }
 
     /// <summary>
@@ -174,7 +197,7 @@ internal static class PostgresSourceBench
     /// with <paramref name="sameJob"/>, the bronze job Ingot does: the values as Ingot lands them, the metadata columns and
     /// the MD5 of each row's canonical JSON (keys sorted; numerics' digits, timestamps as <c>to_jsonb</c> writes them in UTC).
     /// </summary>
-    private static async Task<(double Seconds, long Rss)> ScriptAsync(string cs, string dir, bool sameJob)
+    private static async Task<Measured> ScriptAsync(string cs, string dir, bool sameJob)
     {
         Directory.CreateDirectory(dir);
         var csv = Path.Combine(dir, "file.csv");
@@ -186,15 +209,16 @@ internal static class PostgresSourceBench
                      $"\\copy (SELECT * FROM orders ORDER BY updated_at, order_id) TO '{csv}' WITH (FORMAT csv, HEADER)" })
             psi.ArgumentList.Add(a);
         var clock = Stopwatch.StartNew();
-        var (_, rss, _) = await MeasureAsync(psi);
+        var cpu = MachineCpuSeconds();
+        var (copy, _) = await MeasureAsync(psi);
         using (var db = DuckDbSession.Open())
         {
             var from = sameJob ? BronzeSql(csv) : $"FROM read_csv({DuckDbSession.Literal(csv)})";
             db.Execute($"COPY ({from}) TO {DuckDbSession.Literal(Path.Combine(dir, "x.parquet"))} (FORMAT parquet, COMPRESSION zstd)");
         }
-        var seconds = clock.Elapsed.TotalSeconds;
+        var measured = new Measured(clock.Elapsed.TotalSeconds, copy.Rss, MachineCpuSeconds() - cpu);
         File.Delete(csv);
-        return (seconds, rss);
+        return measured;
     }
 
     /// <summary>The bench's orders as Ingot's bronze rows, from psql's CSV (read as text, so every value keeps its digits).</summary>
@@ -212,9 +236,22 @@ internal static class PostgresSourceBench
             $"FROM read_csv({DuckDbSession.Literal(csv)}, all_varchar = true, header = true)";
     }
 
-    /// <summary>Runs a process to its end; its wall time and peak RSS (VmHWM, sampled until it exits).</summary>
-    private static async Task<(double Seconds, long Rss, string Output)> MeasureAsync(ProcessStartInfo psi)
+    /// <summary>A run's wall time, peak RSS, and the CPU every process on the machine used meanwhile (from /proc/stat).</summary>
+    private readonly record struct Measured(double Seconds, long Rss, double MachineCpu);
+
+    /// <summary>CPU time the whole machine has spent busy since boot (user, nice, system, irq, softirq), in seconds.</summary>
+    private static double MachineCpuSeconds()
     {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long Ticks(int i) => long.Parse(fields[i], CultureInfo.InvariantCulture);
+        // USER_HZ is 100 on Linux builds of every distribution this runs on.
+        return (Ticks(1) + Ticks(2) + Ticks(3) + Ticks(6) + Ticks(7)) / 100.0;
+    }
+
+    /// <summary>Runs a process to its end; its wall time, peak RSS (VmHWM, sampled until it exits) and the machine's CPU meanwhile.</summary>
+    private static async Task<(Measured Measured, string Output)> MeasureAsync(ProcessStartInfo psi)
+    {
+        var cpu = MachineCpuSeconds();
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -227,9 +264,10 @@ internal static class PostgresSourceBench
         }
         await p.WaitForExitAsync();
         var seconds = clock.Elapsed.TotalSeconds;
+        var used = MachineCpuSeconds() - cpu;
         var output = await stdout + await stderr;
         if (p.ExitCode != 0) throw new InvalidOperationException($"{psi.FileName} exited {p.ExitCode}: {output}");
-        return (seconds, rss, output);
+        return (new Measured(seconds, rss, used), output);
     }
 
     /// <summary>A throwaway PostgreSQL cluster for the bench: trust authentication on loopback, fsync off, stopped and removed at the end.</summary>

@@ -3,7 +3,7 @@ using Ingot.Bench;
 // Macro benchmarks. Each subcommand measures Ingot against an anchor run in the same process tree, so ratios hold on any machine.
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 20000)] [--scales 1,10] [--repeats N] | postgres [--rows N] [--reps N] | postgres-source [--rows N] [--repeats N] [--page-size N] [--concurrency N] [--ingot DLL] | iceberg [--rows N] [--chunk N] [--reps N] | iceberg-compact [--rows N] [--chunk N] [--reps N] | knmi [--latency MS] [--concurrency N] [--years N] | rest [--pages N] [--records N] [--repeat N] | startup --ingot DLL [--ingot DLL] [--runs N] | rerun --ingot DLL [--units N] [--runs N] | micro [--rows N] [--repeats N]");
+    Console.Error.WriteLine("usage: Ingot.Bench parquet [--rows N] [--chunk N (default 20000)] [--scales 1,10] [--repeats N] | postgres [--rows N] [--reps N] | postgres-source [--rows N] [--repeats N] [--page-size N] [--concurrency N] [--ingot DLL] [--baseline DLL] | iceberg [--rows N] [--chunk N] [--reps N] | iceberg-compact [--rows N] [--chunk N] [--reps N] | knmi [--latency MS] [--concurrency N] [--years N] | rest [--pages N] [--records N] [--repeat N] | startup --ingot DLL [--ingot DLL] [--runs N] | rerun --ingot DLL [--units N] [--runs N] | micro [--rows N] [--repeats N]");
     return 2;
 }
 
