@@ -15,6 +15,8 @@ namespace Ingot.Bench;
 /// <c>psql \copy (SELECT … ORDER BY updated_at, order_id) TO file.csv</c> and then DuckDB
 /// <c>COPY (FROM read_csv('file.csv')) TO 'x.parquet'</c> (through the project's own DuckDB). Both on a throwaway cluster
 /// started here; each measured several times, alternating, reported as min–median–max; Ingot's peak RSS is its VmHWM.
+/// Two floors show what the libraries themselves cost (<see cref="PostgresFloor"/>): the plain copy, and the copy with the
+/// bronze row's hash and metadata columns — so the gap between Ingot and them is the engine's own.
 /// </summary>
 internal static class PostgresSourceBench
 {
@@ -48,6 +50,8 @@ internal static class PostgresSourceBench
             var script = new List<Measured>();
             var bronze = new List<Measured>();
             var baseline = new List<Measured>();
+            var floor = new List<Measured>();
+            var floorBronze = new List<Measured>();
             void Line(int run, string engine, Measured m, string dir) =>
                 Console.WriteLine($"{run,4} {engine,-18} {m.Seconds,8:N2} {rows / m.Seconds,12:N0} {m.Rss / 1048576.0,12:N0} {DirMb(dir),10:N1} {m.MachineCpu,14:N2}");
             long agree = 0;
@@ -59,6 +63,12 @@ internal static class PostgresSourceBench
                 var b = await ScriptAsync(cs, Path.Combine(work, $"bronze-{i}"), sameJob: true);
                 bronze.Add(b);
                 Line(i, "psql+duckdb-bronze", b, Path.Combine(work, $"bronze-{i}"));
+                var f = await FloorAsync(cs, Path.Combine(work, $"floor-{i}"), bronze: false);
+                floor.Add(f);
+                Line(i, "floor", f, Path.Combine(work, $"floor-{i}"));
+                var fb = await FloorAsync(cs, Path.Combine(work, $"floor-bronze-{i}"), bronze: true);
+                floorBronze.Add(fb);
+                Line(i, "floor-bronze", fb, Path.Combine(work, $"floor-bronze-{i}"));
                 // With --baseline, the two builds take turns going first, so neither always runs on a warmer cache.
                 if (baselineDll is not null && i % 2 == 0) await BaselineAsync();
                 var g = await IngotAsync(ingotDll, cs, Path.Combine(work, $"ingot-{i}"), pageSize, concurrency, rows);
@@ -80,7 +90,14 @@ internal static class PostgresSourceBench
                         $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"bronze-{i}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
                 }
                 if (agree != rows) throw new InvalidOperationException($"run {i}: only {agree:N0} of {rows:N0} Ingot hashes are the same-job script's");
-                foreach (var dir in new[] { "script", "bronze", "ingot" }) Directory.Delete(Path.Combine(work, $"{dir}-{i}"), true);
+                using (var db = DuckDbSession.Open())
+                {
+                    var floorAgree = (long)db.Scalar(
+                        $"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(work, $"ingot-{i}", "lake", "**", "*.parquet"))}) i " +
+                        $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"floor-bronze-{i}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
+                    if (floorAgree != rows) throw new InvalidOperationException($"run {i}: only {floorAgree:N0} of {rows:N0} Ingot hashes are the bronze floor's");
+                }
+                foreach (var dir in new[] { "script", "bronze", "ingot", "floor", "floor-bronze" }) Directory.Delete(Path.Combine(work, $"{dir}-{i}"), true);
             }
             Console.WriteLine();
             var ratios = ingot.Zip(script, (g, s) => g.Seconds / s.Seconds).ToList();
@@ -90,6 +107,9 @@ internal static class PostgresSourceBench
             Console.WriteLine($"same job wall     {Spread(bronze.Select(x => x.Seconds))} s (psql \\copy, then DuckDB adding the metadata columns and the MD5 of each row's canonical JSON; hashes agreeing {agree:N0}/{rows:N0})");
             Console.WriteLine($"ingot/script wall {Spread(ratios)} x (goal <= 1.00)");
             Console.WriteLine($"ingot/same job    {Spread(sameJob)} x");
+            Console.WriteLine($"floor wall        {Spread(floor.Select(x => x.Seconds))} s, {Spread(floor.Zip(script, (f, s) => f.Seconds / s.Seconds))} x the script (Npgsql -> ParquetSharp, one query, one file, no hash, no metadata: PostgresFloor)");
+            Console.WriteLine($"bronze floor wall {Spread(floorBronze.Select(x => x.Seconds))} s, {Spread(floorBronze.Zip(script, (f, s) => f.Seconds / s.Seconds))} x the script (the floor plus each row's MD5 and the metadata columns; hashes agreeing with Ingot's)");
+            Console.WriteLine($"ingot/bronze floor {Spread(ingot.Zip(floorBronze, (g, f) => g.Seconds / f.Seconds))} x wall, {Spread(ingot.Zip(floorBronze, (g, f) => g.MachineCpu / f.MachineCpu))} x machine CPU (what Ingot's engine adds: pages, partitions, files, state, its record seam)");
             Console.WriteLine($"ingot peak RSS    {Spread(ingot.Select(x => x.Rss / 1048576.0))} MB (goal <= 256)");
             Console.WriteLine($"ingot machine CPU {Spread(ingot.Select(x => x.MachineCpu))} CPU-s (every process on the machine while it ran: ingot and the server)");
             if (baseline.Count > 0)
@@ -218,6 +238,17 @@ internal static class PostgresSourceBench
         }
         var measured = new Measured(clock.Elapsed.TotalSeconds, copy.Rss, MachineCpuSeconds() - cpu);
         File.Delete(csv);
+        return measured;
+    }
+
+    /// <summary>The floor (<see cref="PostgresFloor"/>) in a fresh process of this bench, as users would run such a program.</summary>
+    private static async Task<Measured> FloorAsync(string cs, string dir, bool bronze)
+    {
+        Directory.CreateDirectory(dir);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Ingot.Bench.dll"), PostgresFloor.ChildCommand, cs, Path.Combine(dir, "x.parquet"), bronze ? "bronze" : "plain" })
+            psi.ArgumentList.Add(a);
+        var (measured, _) = await MeasureAsync(psi);
         return measured;
     }
 

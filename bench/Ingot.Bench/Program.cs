@@ -21,6 +21,7 @@ return args[0] switch
     "iceberg-compact" => await IcebergCompactBench.RunAsync(args[1..]),
     "knmi-sim-child" => await KnmiBench.RunSimChildAsync(args[1..]),
     // One measured pass in a fresh process, so its peak RSS (VmHWM) is its own.
+    PostgresFloor.ChildCommand => await PostgresFloor.RunChildAsync(args[1..]),
     ParquetBench.ChildCommand => await ParquetBench.RunChildAsync(args[1..]),
     _ => Unknown(args[0]),
 };
