@@ -164,6 +164,7 @@ internal static class PostgresFloor
     {
         private static readonly byte[][] Keys = [.. new[] { "amount", "currency", "customer_id", "note", "order_date", "order_id", "status", "updated_at" }
             .Select((k, i) => System.Text.Encoding.UTF8.GetBytes((i == 0 ? "{\"" : ",\"") + k + "\":"))];
+        // The bench's rows are under 300 bytes of canonical JSON; a longer one fails the floor loudly (Span.CopyTo), not silently.
         private readonly byte[] _canonical = new byte[BatchRows * 512];
         private readonly int[] _starts = new int[BatchRows];
         private readonly int[] _lengths = new int[BatchRows];
@@ -252,7 +253,7 @@ internal static class PostgresFloor
         public int Count;
         public readonly long[][] Longs = [new long[BatchRows], new long[BatchRows]];
         public readonly double[] Amount = new double[BatchRows];
-        // Text columns: status, currency, order_date, updated_at, note; [5] is scratch for the numeric's text.
+        // Text columns: status, currency, order_date, updated_at, note; [5] holds the numeric's text (for the canonical JSON, no column).
         private readonly byte[][] _arena = [.. Enumerable.Range(0, 6).Select(_ => GC.AllocateUninitializedArray<byte>(BatchRows * 32, pinned: true))];
         private readonly int[] _used = new int[6];
         public readonly ByteArray[][] Values = [.. Enumerable.Range(0, 5).Select(_ => new ByteArray[BatchRows])];

@@ -57,18 +57,16 @@ internal static class PostgresSourceBench
             long agree = 0;
             for (var i = 1; i <= repeats; i++)
             {
-                var s = await ScriptAsync(cs, Path.Combine(work, $"script-{i}"), sameJob: false);
-                script.Add(s);
-                Line(i, "psql+duckdb", s, Path.Combine(work, $"script-{i}"));
-                var b = await ScriptAsync(cs, Path.Combine(work, $"bronze-{i}"), sameJob: true);
-                bronze.Add(b);
-                Line(i, "psql+duckdb-bronze", b, Path.Combine(work, $"bronze-{i}"));
-                var f = await FloorAsync(cs, Path.Combine(work, $"floor-{i}"), bronze: false);
-                floor.Add(f);
-                Line(i, "floor", f, Path.Combine(work, $"floor-{i}"));
-                var fb = await FloorAsync(cs, Path.Combine(work, $"floor-bronze-{i}"), bronze: true);
-                floorBronze.Add(fb);
-                Line(i, "floor-bronze", fb, Path.Combine(work, $"floor-bronze-{i}"));
+                async Task Measure(List<Measured> into, string engine, string dir, Func<string, Task<Measured>> run)
+                {
+                    var m = await run(Path.Combine(work, $"{dir}-{i}"));
+                    into.Add(m);
+                    Line(i, engine, m, Path.Combine(work, $"{dir}-{i}"));
+                }
+                await Measure(script, "psql+duckdb", "script", d => ScriptAsync(cs, d, sameJob: false));
+                await Measure(bronze, "psql+duckdb-bronze", "bronze", d => ScriptAsync(cs, d, sameJob: true));
+                await Measure(floor, "floor", "floor", d => FloorAsync(cs, d, bronze: false));
+                await Measure(floorBronze, "floor-bronze", "floor-bronze", d => FloorAsync(cs, d, bronze: true));
                 // With --baseline, the two builds take turns going first, so neither always runs on a warmer cache.
                 if (baselineDll is not null && i % 2 == 0) await BaselineAsync();
                 var g = await IngotAsync(ingotDll, cs, Path.Combine(work, $"ingot-{i}"), pageSize, concurrency, rows);
@@ -82,21 +80,17 @@ internal static class PostgresSourceBench
                     Line(i, "ingot --baseline", a, Path.Combine(work, $"baseline-{i}", "lake"));
                     Directory.Delete(Path.Combine(work, $"baseline-{i}"), true);
                 }
-                // The same-job script is only that if it hashes the same canonical JSON: every Ingot hash must be its too.
-                using (var db = DuckDbSession.Open())
+                // The same-job script and the bronze floor are only that if they hash the same canonical JSON: every Ingot hash must be theirs too.
+                long Agreeing(string dir)
                 {
-                    agree = (long)db.Scalar(
+                    using var db = DuckDbSession.Open();
+                    return (long)db.Scalar(
                         $"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(work, $"ingot-{i}", "lake", "**", "*.parquet"))}) i " +
-                        $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"bronze-{i}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
+                        $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"{dir}-{i}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
                 }
+                agree = Agreeing("bronze");
                 if (agree != rows) throw new InvalidOperationException($"run {i}: only {agree:N0} of {rows:N0} Ingot hashes are the same-job script's");
-                using (var db = DuckDbSession.Open())
-                {
-                    var floorAgree = (long)db.Scalar(
-                        $"SELECT count(*) FROM read_parquet({DuckDbSession.Literal(Path.Combine(work, $"ingot-{i}", "lake", "**", "*.parquet"))}) i " +
-                        $"SEMI JOIN read_parquet({DuckDbSession.Literal(Path.Combine(work, $"floor-bronze-{i}", "x.parquet"))}) d ON i._record_hash = d._record_hash")!;
-                    if (floorAgree != rows) throw new InvalidOperationException($"run {i}: only {floorAgree:N0} of {rows:N0} Ingot hashes are the bronze floor's");
-                }
+                if (Agreeing("floor-bronze") is var floorAgree && floorAgree != rows) throw new InvalidOperationException($"run {i}: only {floorAgree:N0} of {rows:N0} Ingot hashes are the bronze floor's");
                 foreach (var dir in new[] { "script", "bronze", "ingot", "floor", "floor-bronze" }) Directory.Delete(Path.Combine(work, $"{dir}-{i}"), true);
             }
             Console.WriteLine();
