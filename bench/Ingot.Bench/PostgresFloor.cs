@@ -277,7 +277,7 @@ internal static class PostgresFloor
         {
             // Digit by digit, as Ingot writes them (DateTime's custom format costs several times more).
             var at = Reserve(text, 32);
-            Add(text, row, at, RowJson.FormatTimestamp(_arena[text].AsSpan(at), t, "+00:00"));
+            Add(text, row, at, RowReader.FormatTimestamp(_arena[text].AsSpan(at), t, "+00:00"));
         }
 
         public void Null(int text, int row)

@@ -21,6 +21,21 @@ public sealed record FetchedPage(
     DateTimeOffset FetchedAt,
     IReadOnlyList<Record> Records)
 {
+    private readonly ReadOnlyMemory<byte> _body = Body;
+
+    /// <summary>The response body; for a page read as a <see cref="Batch"/>, its NDJSON, written on first use.</summary>
+    public ReadOnlyMemory<byte> Body
+    {
+        get => Batch is { } batch ? batch.Ndjson : _body;
+        init => _body = value;
+    }
+
+    /// <summary>The page's rows as typed values, when the source read them so (<see cref="Records"/> are then its rows).</summary>
+    public RowBatch? Batch { get; init; }
+
+    /// <summary>The length of <see cref="Body"/>, without writing a batch's NDJSON.</summary>
+    public long BodyLength => Batch?.NdjsonLength ?? _body.Length;
+
     public bool ContinuesRaw { get; init; }
 
     /// <summary>The raw archive's file extension for this page's body.</summary>

@@ -505,7 +505,7 @@ public sealed class Runner(
                 destinationSide = false;
                 records += page.Records.Count;
                 quarantined += page.Quarantine.Count;
-                bytes += page.Body.Length;
+                bytes += page.BodyLength;
                 pages++;
             }
             destinationSide = true;

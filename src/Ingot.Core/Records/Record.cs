@@ -9,13 +9,17 @@ namespace Ingot.Records;
 /// One source record as the source served it (after transforms), plus its business time stamp. A record is either a
 /// <see cref="JsonObject"/> or the UTF-8 text of one JSON object as the source read it (<see cref="FromUtf8"/>): the
 /// text form costs no objects per field, and destinations that can read UTF-8 (<see cref="TryGetUtf8"/>) never build
-/// them. Touching <see cref="Fields"/> parses the text once; from then on the object is the record (a transform may
-/// change it), and the text is dropped.
+/// them. A third form is a row of a <see cref="RowBatch"/> (<see cref="FromBatch"/>): typed values, whose JSON is
+/// written only when someone asks for it (<see cref="TryGetUtf8"/>), and which columnar destinations read as values
+/// (<see cref="TryGetRow"/>). Touching <see cref="Fields"/> parses the text once; from then on the object is the record
+/// (a transform may change it), and the text is dropped.
 /// </summary>
 public sealed class Record
 {
     private JsonObject? _fields;
     private ReadOnlyMemory<byte> _utf8;
+    private RowBatch? _batch;
+    private readonly int _row;
 
     public Record(JsonObject fields, DateTimeOffset? eventTs)
     {
@@ -37,6 +41,21 @@ public sealed class Record
     /// </summary>
     public static Record FromUtf8(ReadOnlyMemory<byte> json, DateTimeOffset? eventTs, long line = 0) => new(json, eventTs, line);
 
+    private Record(RowBatch batch, int row, DateTimeOffset? eventTs)
+    {
+        _batch = batch;
+        _row = row;
+        EventTs = eventTs;
+    }
+
+    /// <summary>Row <paramref name="row"/> of <paramref name="batch"/> (finished rows only).</summary>
+    public static Record FromBatch(RowBatch batch, int row, DateTimeOffset? eventTs)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)row, (uint)batch.Count, nameof(row));
+        return new(batch, row, eventTs);
+    }
+
     /// <summary>The record as an object (parsed from the UTF-8 text on first use; the caller may change it).</summary>
     public JsonObject Fields
     {
@@ -44,9 +63,10 @@ public sealed class Record
         {
             if (_fields is { } fields) return fields;
             JsonObject parsed;
+            var text = _batch is { } batch ? batch.Json(_row) : _utf8;
             try
             {
-                parsed = JsonNode.Parse(_utf8.Span) as JsonObject ?? throw new InvalidDataException("the record is not a JSON object");
+                parsed = JsonNode.Parse(text.Span) as JsonObject ?? throw new InvalidDataException("the record is not a JSON object");
             }
             catch (JsonException e)
             {
@@ -55,6 +75,7 @@ public sealed class Record
             // Two threads may race to parse: one object wins and every caller sees that one.
             fields = Interlocked.CompareExchange(ref _fields, parsed, null) ?? parsed;
             _utf8 = default;
+            _batch = null;
             return fields;
         }
     }
@@ -67,9 +88,20 @@ public sealed class Record
     /// <summary>The record's UTF-8 JSON text while no one has asked for <see cref="Fields"/> (so it is still exact).</summary>
     public bool TryGetUtf8(out ReadOnlyMemory<byte> json)
     {
-        json = _utf8;
+        json = Volatile.Read(ref _batch) is { } batch ? batch.Json(_row) : _utf8;
         return Volatile.Read(ref _fields) is null;
     }
+
+    /// <summary>The batch and row this record is, while no one has asked for <see cref="Fields"/> (so the values are still the record).</summary>
+    public bool TryGetRow(out RowBatch batch, out int row)
+    {
+        batch = Volatile.Read(ref _batch)!;
+        row = _row;
+        return batch is not null && Volatile.Read(ref _fields) is null;
+    }
+
+    /// <summary>The length of the record's JSON when it is known without writing it (text or a batch row), else 256.</summary>
+    public int JsonLength => Volatile.Read(ref _batch) is { } batch ? batch.JsonLength(_row) : Volatile.Read(ref _fields) is null ? _utf8.Length : 256;
 
     /// <summary>Lowercase MD5 hex of the canonical JSON (keys sorted at every level, no whitespace).</summary>
     public string Hash() => RecordHasher.Md5Hex(Fields);
@@ -110,6 +142,13 @@ public static class RecordHasher
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, 32, nameof(destination));
         var writer = t_writer ??= new CanonicalWriter();
         Records.Md5.HashHexUtf8(writer.Write(node), destination);
+    }
+
+    /// <summary>Canonical JSON as UTF-8 (a new array).</summary>
+    public static byte[] CanonicalUtf8(JsonNode? node)
+    {
+        var writer = t_writer ??= new CanonicalWriter();
+        return writer.Write(node).ToArray();
     }
 
     /// <summary>Canonical JSON text: object keys sorted ordinally at every level.</summary>

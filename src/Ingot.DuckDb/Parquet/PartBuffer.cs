@@ -37,7 +37,7 @@ internal sealed class PartBuffer(Func<Record[], CancellationToken, Task> write)
             }
             _records.AddRange(page.Records);
         }
-        foreach (var r in page.Records) _bytes += r.TryGetUtf8(out var utf8) ? utf8.Length : 256;
+        foreach (var r in page.Records) _bytes += r.JsonLength;
         if (Count >= ParquetDestination.PartRecords || _bytes >= ParquetDestination.PartBytes) await FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 

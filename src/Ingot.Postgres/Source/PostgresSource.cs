@@ -13,8 +13,9 @@ namespace Ingot.Postgres.Source;
 /// <summary>
 /// <c>type: postgres</c> (DESIGN §4.1): each stream is read in keyset pages ordered by <c>(cursor, primary key)</c>, one
 /// unit of work per page, planned before fetching (<see cref="StreamPlanner"/>) and bounded by what is certainly committed
-/// (<see cref="CommitFence"/>). A stream without a cursor is read in full every run. Each row is one record, its JSON
-/// written as PostgreSQL's <c>to_jsonb</c> would (<see cref="RecordColumn"/>); the raw archive gets each page as NDJSON.
+/// (<see cref="CommitFence"/>). A stream without a cursor is read in full every run. Each row is one record, read typed
+/// into the page's <see cref="RowBatch"/> (<see cref="RowReader"/>), whose JSON is what PostgreSQL's <c>to_jsonb</c>
+/// would write (<see cref="RecordColumn"/>); the raw archive gets each page as NDJSON.
 /// </summary>
 internal sealed class PostgresSource : ISource
 {
@@ -26,7 +27,9 @@ internal sealed class PostgresSource : ISource
     private readonly PostgresSourceSpec _spec;
     private readonly TimeProvider _time;
     private readonly NpgsqlDataSource _db;
-    private readonly ConcurrentDictionary<string, int> _pageBytes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, BatchColumn[]> _batchColumns = new(StringComparer.Ordinal);
+    // A stream's last full page's text sizes: the next page's text arrays start there.
+    private readonly ConcurrentDictionary<string, int[]> _textSizes = new(StringComparer.Ordinal);
     private readonly string _where;
     private readonly ConcurrentDictionary<string, StreamShape> _shapes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, HashSet<string>> _landedInWindow = new(StringComparer.Ordinal);
@@ -148,52 +151,52 @@ internal sealed class PostgresSource : ISource
         await using var cmd = where.Command(sql, conn);
         cmd.CommandTimeout = 0;
         await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
-        // Pages of a stream are alike: each starts at the size the stream's last page reached (an eighth more).
-        var body = new PageBuffer(_pageBytes.GetValueOrDefault(spec.Name, 1 << 16));
-        var spans = new List<(int Start, int Length, DateTimeOffset? EventTs)>(Math.Min(BatchRecords, _spec.PageSize));
+        // Pages of a stream are alike: each starts at the text sizes the stream's last page reached (an eighth more).
+        var columns = _batchColumns.GetOrAdd(spec.Name, _ => RowReader.BatchColumns(shape.Columns));
+        var rows = Math.Min(BatchRecords, _spec.PageSize);
+        var batch = new RowBatch(columns, rows, _textSizes.GetValueOrDefault(spec.Name));
+        var eventTs = new List<DateTimeOffset?>(rows);
         var first = true;
         var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
-        var row = new RowJson(shape.Columns, _utf8);
+        var row = new RowReader(shape.Columns, _utf8);
         var ev = shape.Columns.Count;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var start = body.WrittenCount;
-            var length = row.Write(reader, 0, body);
+            row.Read(reader, 0, batch);
             DateTimeOffset? ts = reader.IsDBNull(ev) ? null : new DateTimeOffset(reader.GetFieldValue<DateTime>(ev), TimeSpan.Zero);
             if (skip is not null)
             {
                 for (var i = 0; i < texts.Length; i++) texts[i] = reader.GetString(ev + 1 + i);
                 if (skip.Contains(LookbackMemo.Hash(texts)))
                 {
-                    // Landed before: take the row back out of the page.
-                    body.Truncate(start);
+                    // Landed before: the row is not kept.
+                    batch.DropRow();
                     continue;
                 }
             }
-            body.GetSpan(1)[0] = (byte)'\n';
-            body.Advance(1);
-            spans.Add((start, length, ts));
-            if (spans.Count >= BatchRecords || body.WrittenCount >= BatchBytes)
+            batch.EndRow();
+            eventTs.Add(ts);
+            if (batch.Count >= BatchRecords || batch.NdjsonLength >= BatchBytes)
             {
-                var size = body.WrittenCount + body.WrittenCount / 8;
-                _pageBytes[spec.Name] = size;
-                yield return Page(unit, body, spans, request, !first);
+                var sizes = batch.TextSizes();
+                _textSizes[spec.Name] = sizes;
+                yield return Page(unit, batch, eventTs, request, !first);
                 first = false;
-                body = new PageBuffer(size);
-                spans.Clear();
+                batch = new RowBatch(columns, rows, sizes);
+                eventTs = new List<DateTimeOffset?>(rows);
             }
         }
-        if (spans.Count >= BatchRecords / 2) _pageBytes[spec.Name] = body.WrittenCount + body.WrittenCount / 8;
-        if (spans.Count > 0 || first) yield return Page(unit, body, spans, request, !first);
+        if (batch.Count >= BatchRecords / 2) _textSizes[spec.Name] = batch.TextSizes();
+        if (batch.Count > 0 || first) yield return Page(unit, batch, eventTs, request, !first);
     }
 
-    private FetchedPage Page(WorkUnit unit, PageBuffer body, List<(int Start, int Length, DateTimeOffset? EventTs)> spans, string request, bool continues)
+    private FetchedPage Page(WorkUnit unit, RowBatch batch, List<DateTimeOffset?> eventTs, string request, bool continues)
     {
-        var memory = body.WrittenMemory;
-        var records = new Record[spans.Count];
-        for (var i = 0; i < spans.Count; i++) records[i] = Record.FromUtf8(memory.Slice(spans[i].Start, spans[i].Length), spans[i].EventTs);
-        return new FetchedPage(unit.Key, memory, request, 200, _time.GetUtcNow(), records)
+        var records = new Record[batch.Count];
+        for (var i = 0; i < records.Length; i++) records[i] = Record.FromBatch(batch, i, eventTs[i]);
+        return new FetchedPage(unit.Key, default, request, 200, _time.GetUtcNow(), records)
         {
+            Batch = batch,
             ContinuesRaw = continues,
             RawExtension = "ndjson",
         };

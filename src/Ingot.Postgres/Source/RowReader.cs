@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Ingot.Records;
 using Npgsql;
 using System.Runtime.CompilerServices;
 
@@ -46,77 +47,88 @@ internal sealed record RecordColumn(string Name, Codec Codec, string Expression)
 }
 
 /// <summary>
-/// Writes one row as a compact JSON object in column order, as UTF-8, into a page's buffer. With <paramref name="utf8"/>
-/// (the connection's client encoding is UTF-8, the default) text values are copied as the bytes the server sent, not
-/// made into a .NET string first: on the postgres-source bench's 1 M orders, ~5% less CPU in ingot and no ~120 MB of
-/// strings to collect.
+/// Reads one row's record columns into a <see cref="RowBatch"/>: each value once, typed, no JSON written (the batch
+/// writes the record's JSON only when a destination asks for it). With <paramref name="utf8"/> (the connection's client
+/// encoding is UTF-8, the default) text values are copied as the bytes the server sent straight into the batch, never
+/// made into a .NET string. Measured on the postgres-source bench's 1 M orders against writing each row's JSON with
+/// <see cref="Utf8JsonWriter"/> and scanning it back in the Parquet destination: see docs/postgres-source.md.
 /// </summary>
-internal sealed class RowJson(IReadOnlyList<RecordColumn> columns, bool utf8 = false)
+internal sealed class RowReader(IReadOnlyList<RecordColumn> columns, bool utf8 = false)
 {
-    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
-    private Utf8JsonWriter? _writer;
-    private byte[] _text = new byte[256];
+    /// <summary>The batch columns for <paramref name="columns"/>: one array per stream, shared by its pages.</summary>
+    public static BatchColumn[] BatchColumns(IReadOnlyList<RecordColumn> columns) =>
+        [.. columns.Select(c => new BatchColumn(c.Name, c.Codec switch
+        {
+            Codec.Bool => BatchKind.Boolean,
+            Codec.Int16 or Codec.Int32 or Codec.Int64 => BatchKind.Integer,
+            Codec.Number => BatchKind.Number,
+            Codec.Json => BatchKind.Json,
+            _ => BatchKind.Text,
+        }))];
 
-    /// <summary>Writes the row whose record columns start at <paramref name="first"/>; returns the bytes written.</summary>
+    /// <summary>Reads the row whose record columns start at <paramref name="first"/> into the batch's row being set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int Write(NpgsqlDataReader reader, int first, IBufferWriter<byte> body)
+    public void Read(NpgsqlDataReader reader, int first, RowBatch batch)
     {
-        var w = _writer ??= new Utf8JsonWriter(body, Options);
-        w.Reset(body);
-        w.WriteStartObject();
         for (var c = 0; c < columns.Count; c++)
         {
-            var col = columns[c];
             var i = first + c;
-            w.WritePropertyName(col.Key);
             if (reader.IsDBNull(i))
             {
-                w.WriteNullValue();
+                batch.Null(c);
                 continue;
             }
-            switch (col.Codec)
+            switch (columns[c].Codec)
             {
-                case Codec.Bool: w.WriteBooleanValue(reader.GetBoolean(i)); break;
-                case Codec.Int16: w.WriteNumberValue(reader.GetInt16(i)); break;
-                case Codec.Int32: w.WriteNumberValue(reader.GetInt32(i)); break;
-                case Codec.Int64: w.WriteNumberValue(reader.GetInt64(i)); break;
-                case Codec.String when utf8: w.WriteStringValue(Utf8(reader, i)); break;
-                case Codec.String: w.WriteStringValue(reader.GetString(i)); break;
-                case Codec.Uuid: w.WriteStringValue(reader.GetGuid(i).ToString("D")); break;
-                case Codec.TimestampTz: WriteTimestamp(w, reader.GetFieldValue<DateTime>(i), "+00:00"); break;
-                case Codec.Timestamp: WriteTimestamp(w, reader.GetFieldValue<DateTime>(i), ""); break;
-                case Codec.Date: WriteDate(w, reader.GetFieldValue<DateOnly>(i)); break;
-                case Codec.Number when utf8: WriteNumber(w, Utf8(reader, i)); break;
-                case Codec.Number: WriteNumber(w, System.Text.Encoding.UTF8.GetBytes(reader.GetString(i))); break;
+                case Codec.Bool: batch.Boolean(c, reader.GetBoolean(i)); break;
+                case Codec.Int16: batch.Integer(c, reader.GetInt16(i)); break;
+                case Codec.Int32: batch.Integer(c, reader.GetInt32(i)); break;
+                case Codec.Int64: batch.Integer(c, reader.GetInt64(i)); break;
+                case Codec.Uuid: Guid(batch, c, reader.GetGuid(i)); break;
+                case Codec.TimestampTz: Timestamp(batch, c, reader.GetFieldValue<DateTime>(i), "+00:00"); break;
+                case Codec.Timestamp: Timestamp(batch, c, reader.GetFieldValue<DateTime>(i), ""); break;
+                case Codec.Date: Date(batch, c, reader.GetFieldValue<DateOnly>(i)); break;
                 default:
-                    if (utf8) w.WriteRawValue(Utf8(reader, i), skipInputValidation: true);
-                    else w.WriteRawValue(reader.GetString(i), skipInputValidation: true);
+                    // String, Number and Json: the server's text.
+                    if (utf8) Utf8(reader, i, batch, c);
+                    else batch.Text(c, System.Text.Encoding.UTF8.GetBytes(reader.GetString(i)));
                     break;
             }
         }
-        w.WriteEndObject();
-        w.Flush();
-        return (int)w.BytesCommitted;
     }
 
-    /// <summary>A text value's bytes as the server sent them (the client encoding, UTF-8 here), in a scratch buffer.</summary>
-    private ReadOnlySpan<byte> Utf8(NpgsqlDataReader reader, int i)
+    /// <summary>A text value's bytes as the server sent them (the client encoding, UTF-8 here), straight into the batch.</summary>
+    private static void Utf8(NpgsqlDataReader reader, int i, RowBatch batch, int c)
     {
         var length = (int)reader.GetBytes(i, 0, null, 0, 0);
-        if (_text.Length < length) _text = new byte[Math.Max(length, _text.Length * 2)];
-        var read = (int)reader.GetBytes(i, 0, _text, 0, length);
-        return _text.AsSpan(0, read);
+        var buffer = batch.TextBuffer(c, length, out var offset);
+        batch.EndText(c, (int)reader.GetBytes(i, 0, buffer, offset, length));
+    }
+
+    private static void Guid(RowBatch batch, int c, Guid value)
+    {
+        var buffer = batch.TextBuffer(c, 36, out var offset);
+        value.TryFormat(buffer.AsSpan(offset, 36), out var n, "D");
+        batch.EndText(c, n);
     }
 
     /// <summary>As PostgreSQL writes them in JSON: <c>2024-01-15T08:30:00.1234+00:00</c> (fraction without trailing zeros), <c>infinity</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteTimestamp(Utf8JsonWriter w, DateTime t, string offset)
+    private static void Timestamp(RowBatch batch, int c, DateTime t, string offset)
     {
         // Npgsql reads PostgreSQL's infinities as DateTime's ends.
-        if (t == DateTime.MaxValue) { w.WriteStringValue("infinity"); return; }
-        if (t == DateTime.MinValue) { w.WriteStringValue("-infinity"); return; }
-        Span<byte> buf = stackalloc byte[40];
-        w.WriteStringValue(buf[..FormatTimestamp(buf, t, offset)]);
+        if (t == DateTime.MaxValue) { batch.Text(c, "infinity"u8); return; }
+        if (t == DateTime.MinValue) { batch.Text(c, "-infinity"u8); return; }
+        var buffer = batch.TextBuffer(c, 40, out var at);
+        batch.EndText(c, FormatTimestamp(buffer.AsSpan(at, 40), t, offset));
+    }
+
+    private static void Date(RowBatch batch, int c, DateOnly d)
+    {
+        if (d == DateOnly.MaxValue) { batch.Text(c, "infinity"u8); return; }
+        if (d == DateOnly.MinValue) { batch.Text(c, "-infinity"u8); return; }
+        var buffer = batch.TextBuffer(c, 10, out var at);
+        d.TryFormat(buffer.AsSpan(at, 10), out var n, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+        batch.EndText(c, n);
     }
 
     /// <summary>
@@ -162,22 +174,5 @@ internal sealed class RowJson(IReadOnlyList<RecordColumn> columns, bool utf8 = f
             buf[i] = (byte)('0' + value % 10);
             value /= 10;
         }
-    }
-
-    private static void WriteDate(Utf8JsonWriter w, DateOnly d)
-    {
-        if (d == DateOnly.MaxValue) { w.WriteStringValue("infinity"); return; }
-        if (d == DateOnly.MinValue) { w.WriteStringValue("-infinity"); return; }
-        Span<char> buf = stackalloc char[10];
-        d.TryFormat(buf, out var n, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-        w.WriteStringValue(buf[..n]);
-    }
-
-    /// <summary>A numeric's or float's text as the JSON number it is (every digit kept); NaN and infinities as strings, as to_json does.</summary>
-    private static void WriteNumber(Utf8JsonWriter w, ReadOnlySpan<byte> text)
-    {
-        var c = text[0];
-        if (char.IsAsciiDigit((char)c) || (c == '-' && text.Length > 1 && char.IsAsciiDigit((char)text[1]))) w.WriteRawValue(text, skipInputValidation: true);
-        else w.WriteStringValue(text);
     }
 }

@@ -1,0 +1,457 @@
+// Over ~300 lines on purpose: one page's typed rows and the three forms made from them (the record's JSON, the
+// canonical JSON and its MD5) are one exactness argument; each form must equal what the JSON path makes of the same row.
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Ingot.Records;
+
+/// <summary>How a <see cref="RowBatch"/> column's values appear in the record's JSON.</summary>
+public enum BatchKind : byte
+{
+    /// <summary><c>true</c> or <c>false</c>.</summary>
+    Boolean,
+
+    /// <summary>A JSON number held as a 64-bit integer.</summary>
+    Integer,
+
+    /// <summary>A JSON string held as its UTF-8 value (unescaped).</summary>
+    Text,
+
+    /// <summary>A decimal's text: a JSON number when it is one (every digit kept), else a string (<c>NaN</c>, <c>Infinity</c>).</summary>
+    Number,
+
+    /// <summary>A JSON value's text as the source wrote it (objects, arrays, …).</summary>
+    Json,
+}
+
+/// <summary>A column of a <see cref="RowBatch"/>: the record's field name and how its values are held.</summary>
+public sealed class BatchColumn
+{
+    private static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    public BatchColumn(string name, BatchKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        Name = name;
+        Kind = kind;
+        var encoded = JsonEncodedText.Encode(name, Encoder).EncodedUtf8Bytes;
+        var key = new byte[encoded.Length + 3];
+        key[0] = (byte)'"';
+        encoded.CopyTo(key.AsSpan(1));
+        key[^2] = (byte)'"';
+        key[^1] = (byte)':';
+        Key = key;
+    }
+
+    public string Name { get; }
+
+    public BatchKind Kind { get; }
+
+    /// <summary><c>"name":</c> as the record's JSON and its canonical JSON both write it.</summary>
+    internal byte[] Key { get; }
+}
+
+/// <summary>
+/// One page of rows read typed from a database: values held column by column (integers as integers, text as its UTF-8
+/// bytes), no JSON written per row. The forms bronze needs are made from the values when asked for:
+/// <list type="bullet">
+/// <item>the record's JSON (<see cref="Json"/>, <see cref="Ndjson"/>), made once for the whole page on first use, byte for
+/// byte what <see cref="Utf8JsonWriter"/> writes for the same fields in column order (relaxed escaping, as the sources do);</item>
+/// <item>each row's <c>_record_hash</c> (<see cref="Hashes"/>): MD5 of the canonical JSON, the bytes
+/// <see cref="RecordHasher"/> hashes for the same record, eight rows per vector pass.</item>
+/// </list>
+/// Columnar destinations read the values straight (<see cref="IsNull"/>, <see cref="Int64"/>, <see cref="Bytes"/>).
+/// Built by one thread (the source's fetch); read by any number once handed over.
+/// </summary>
+public sealed class RowBatch
+{
+    public const int HashLength = 32;
+    private static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    private readonly BatchColumn[] _columns;
+    private readonly int[] _canonicalOrder;
+    private readonly int[] _columnOrder;
+    private readonly int _keysLength;
+    private readonly long[]?[] _longs;
+    private readonly byte[]?[] _bytes;
+    private readonly int[]?[] _ends;
+    // Per column and row: 0 null, 1 a value, 2 a Number column's value that is not a JSON number (written as a string).
+    private readonly byte[][] _state;
+    private int[] _jsonLength;
+    private int _capacity;
+    private int _rowJson;
+    private int _set;
+    private long _ndjsonLength;
+    private readonly Lock _gate = new();
+    private byte[]? _ndjson;
+    private int[]? _jsonStart;
+    private byte[]? _hashes;
+
+    /// <param name="columns">The record's fields in order (a stream's pages share one array).</param>
+    /// <param name="rows">Rows expected (the arrays grow past it).</param>
+    /// <param name="textBytes">Per column, the text bytes to start with (a stream's last page's <see cref="TextSizes"/>, so a page is seldom copied to grow).</param>
+    public RowBatch(BatchColumn[] columns, int rows, int[]? textBytes = null)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        _columns = columns;
+        _capacity = Math.Max(rows, 16);
+        _longs = new long[]?[columns.Length];
+        _bytes = new byte[]?[columns.Length];
+        _ends = new int[]?[columns.Length];
+        _state = new byte[columns.Length][];
+        _jsonLength = new int[_capacity];
+        for (var c = 0; c < columns.Length; c++)
+        {
+            _state[c] = new byte[_capacity];
+            _keysLength += columns[c].Key.Length;
+            if (columns[c].Kind is BatchKind.Boolean or BatchKind.Integer)
+            {
+                _longs[c] = new long[_capacity];
+            }
+            else
+            {
+                var size = textBytes is not null && textBytes.Length == columns.Length ? textBytes[c] + textBytes[c] / 8 : _capacity * 16;
+                _bytes[c] = GC.AllocateUninitializedArray<byte>(Math.Max(size, 256));
+                _ends[c] = new int[_capacity];
+            }
+        }
+        _columnOrder = [.. Enumerable.Range(0, columns.Length)];
+        _canonicalOrder = [.. Enumerable.Range(0, columns.Length).OrderBy(c => columns[c].Name, StringComparer.Ordinal)];
+    }
+
+    public IReadOnlyList<BatchColumn> Columns => _columns;
+
+    /// <summary>The column array the batch was made with: batches of one stream share it.</summary>
+    public BatchColumn[] ColumnArray => _columns;
+
+    /// <summary>Finished rows.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The length of the page's NDJSON (every row's JSON and a line feed): known without writing it.</summary>
+    public long NdjsonLength => _ndjsonLength;
+
+    /// <summary>The length of row <paramref name="row"/>'s JSON.</summary>
+    public int JsonLength(int row) => _jsonLength[row];
+
+    // ---- building (the source's thread) ------------------------------------------------------------------------
+
+    public void Null(int c)
+    {
+        if (_ends[c] is { } ends) ends[Count] = Start(c, Count);
+        _state[c][Count] = 0;
+        _rowJson += 4;
+        _set++;
+    }
+
+    public void Boolean(int c, bool value)
+    {
+        _longs[c]![Count] = value ? 1 : 0;
+        _state[c][Count] = 1;
+        _rowJson += value ? 4 : 5;
+        _set++;
+    }
+
+    public void Integer(int c, long value)
+    {
+        _longs[c]![Count] = value;
+        _state[c][Count] = 1;
+        _rowJson += Digits(value);
+        _set++;
+    }
+
+    /// <summary>Room for a text value of <paramref name="length"/> bytes in column <paramref name="c"/>: write it at <paramref name="offset"/>, then <see cref="EndText"/>.</summary>
+    public byte[] TextBuffer(int c, int length, out int offset)
+    {
+        offset = Start(c, Count);
+        var bytes = _bytes[c]!;
+        if (offset + length > bytes.Length)
+        {
+            var grown = GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, Math.Max((long)bytes.Length * 2, offset + length)));
+            bytes.AsSpan(0, offset).CopyTo(grown);
+            _bytes[c] = bytes = grown;
+        }
+        return bytes;
+    }
+
+    /// <summary>Ends the text value of <paramref name="length"/> bytes written into <see cref="TextBuffer"/>.</summary>
+    public void EndText(int c, int length)
+    {
+        var start = Start(c, Count);
+        var value = _bytes[c].AsSpan(start, length);
+        byte state = 1;
+        switch (_columns[c].Kind)
+        {
+            case BatchKind.Number when IsJsonNumber(value):
+                _rowJson += length;
+                break;
+            case BatchKind.Json:
+                _rowJson += length;
+                break;
+            case BatchKind.Number:
+                state = 2;
+                _rowJson += StringJsonLength(value);
+                break;
+            default:
+                _rowJson += StringJsonLength(value);
+                break;
+        }
+        _ends[c]![Count] = start + length;
+        _state[c][Count] = state;
+        _set++;
+    }
+
+    /// <summary>A text value copied in.</summary>
+    public void Text(int c, ReadOnlySpan<byte> utf8)
+    {
+        var buffer = TextBuffer(c, utf8.Length, out var offset);
+        utf8.CopyTo(buffer.AsSpan(offset));
+        EndText(c, utf8.Length);
+    }
+
+    /// <summary>Ends the row whose every column was set once.</summary>
+    public void EndRow()
+    {
+        if (_set != _columns.Length) throw new InvalidOperationException($"row {Count + 1} set {_set} values for {_columns.Length} columns");
+        var length = 2 + _keysLength + Math.Max(_columns.Length - 1, 0) + _rowJson;
+        _jsonLength[Count] = length;
+        _ndjsonLength += length + 1;
+        _rowJson = 0;
+        _set = 0;
+        Count++;
+        if (Count == _capacity) Grow();
+    }
+
+    /// <summary>Forgets the row being set (a row the source decided not to keep after reading it).</summary>
+    public void DropRow()
+    {
+        _rowJson = 0;
+        _set = 0;
+    }
+
+    private void Grow()
+    {
+        _capacity *= 2;
+        Array.Resize(ref _jsonLength, _capacity);
+        for (var c = 0; c < _columns.Length; c++)
+        {
+            Array.Resize(ref _state[c], _capacity);
+            if (_longs[c] is not null) Array.Resize(ref _longs[c], _capacity);
+            if (_ends[c] is not null) Array.Resize(ref _ends[c], _capacity);
+        }
+    }
+
+    // ---- values --------------------------------------------------------------------------------------------------
+
+    public bool IsNull(int c, int row) => _state[c][row] == 0;
+
+    /// <summary>A Number column's value that is not a JSON number (the record holds it as a string).</summary>
+    public bool IsNumberText(int c, int row) => _state[c][row] == 2;
+
+    /// <summary>An Integer column's value, or a Boolean column's as 1 or 0.</summary>
+    public long Int64(int c, int row) => _longs[c]![row];
+
+    /// <summary>A Text, Number or Json column's bytes (a string's UTF-8 value, a number's digits, a JSON value's text).</summary>
+    public ReadOnlySpan<byte> Bytes(int c, int row)
+    {
+        var start = Start(c, row);
+        return _bytes[c].AsSpan(start, _ends[c]![row] - start);
+    }
+
+    private int Start(int c, int row) => row == 0 ? 0 : _ends[c]![row - 1];
+
+    /// <summary>Per column, the text bytes the finished rows hold (0 for integer and boolean columns).</summary>
+    public int[] TextSizes()
+    {
+        var sizes = new int[_columns.Length];
+        for (var c = 0; c < sizes.Length; c++) sizes[c] = Count == 0 || _ends[c] is null ? 0 : _ends[c]![Count - 1];
+        return sizes;
+    }
+
+    // ---- the record's JSON -----------------------------------------------------------------------------------------
+
+    /// <summary>Row <paramref name="row"/>'s JSON object (the page's NDJSON is written on first use).</summary>
+    public ReadOnlyMemory<byte> Json(int row)
+    {
+        var ndjson = EnsureNdjson();
+        return ndjson.AsMemory(_jsonStart![row], _jsonLength[row]);
+    }
+
+    /// <summary>The page as NDJSON: each row's JSON followed by a line feed (written on first use).</summary>
+    public ReadOnlyMemory<byte> Ndjson => EnsureNdjson().AsMemory(0, (int)_ndjsonLength);
+
+    private byte[] EnsureNdjson()
+    {
+        if (Volatile.Read(ref _ndjson) is { } done) return done;
+        lock (_gate)
+        {
+            if (_ndjson is not null) return _ndjson;
+            var buffer = GC.AllocateUninitializedArray<byte>(checked((int)_ndjsonLength));
+            var starts = new int[Count];
+            var at = 0;
+            for (var row = 0; row < Count; row++)
+            {
+                starts[row] = at;
+                var end = WriteRow(buffer, at, row, canonical: false, _columnOrder);
+                if (end - at != _jsonLength[row]) throw new InvalidOperationException($"row {row + 1}: wrote {end - at} bytes of JSON, counted {_jsonLength[row]}");
+                buffer[end] = (byte)'\n';
+                at = end + 1;
+            }
+            _jsonStart = starts;
+            Volatile.Write(ref _ndjson, buffer);
+            return buffer;
+        }
+    }
+
+    /// <summary>
+    /// Writes row <paramref name="row"/> as a JSON object at <paramref name="at"/> with the columns in <paramref name="order"/>;
+    /// <paramref name="canonical"/> writes Json values in canonical form (keys sorted). Returns the end.
+    /// </summary>
+    private int WriteRow(byte[] to, int at, int row, bool canonical, int[] order)
+    {
+        to[at++] = (byte)'{';
+        var first = true;
+        foreach (var c in order)
+        {
+            if (!first) to[at++] = (byte)',';
+            first = false;
+            at = Put(to, at, _columns[c].Key);
+            at = WriteValue(to, at, c, row, canonical);
+        }
+        to[at++] = (byte)'}';
+        return at;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int WriteValue(byte[] to, int at, int c, int row, bool canonical)
+    {
+        var state = _state[c][row];
+        if (state == 0) return Put(to, at, "null"u8);
+        switch (_columns[c].Kind)
+        {
+            case BatchKind.Boolean:
+                return Put(to, at, _longs[c]![row] != 0 ? "true"u8 : "false"u8);
+            case BatchKind.Integer:
+                _longs[c]![row].TryFormat(to.AsSpan(at), out var n, default, System.Globalization.CultureInfo.InvariantCulture);
+                return at + n;
+            case BatchKind.Number when state == 1:
+                return Put(to, at, Bytes(c, row));
+            case BatchKind.Json when canonical:
+                return Put(to, at, CanonicalJson(Bytes(c, row)));
+            case BatchKind.Json:
+                return Put(to, at, Bytes(c, row));
+            default:
+                return PutString(to, at, Bytes(c, row));
+        }
+    }
+
+    private static byte[] CanonicalJson(ReadOnlySpan<byte> json) => RecordHasher.CanonicalUtf8(JsonNode.Parse(json));
+
+    private static int Put(byte[] to, int at, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(to.AsSpan(at));
+        return at + bytes.Length;
+    }
+
+    /// <summary>A string value as <see cref="Utf8JsonWriter"/> writes it with relaxed escaping.</summary>
+    private static int PutString(byte[] to, int at, ReadOnlySpan<byte> value)
+    {
+        to[at++] = (byte)'"';
+        at = IsPlain(value) ? Put(to, at, value) : Put(to, at, JsonEncodedText.Encode(value, Encoder).EncodedUtf8Bytes);
+        to[at++] = (byte)'"';
+        return at;
+    }
+
+    /// <summary>Printable ASCII without a quote or backslash: the relaxed encoder leaves it as it is.</summary>
+    private static bool IsPlain(ReadOnlySpan<byte> value) =>
+        value.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E) < 0 && value.IndexOfAny((byte)'"', (byte)'\\') < 0;
+
+    private static int StringJsonLength(ReadOnlySpan<byte> value) =>
+        2 + (IsPlain(value) ? value.Length : JsonEncodedText.Encode(value, Encoder).EncodedUtf8Bytes.Length);
+
+    /// <summary>Text that starts as a JSON number does (a digit, or a minus and a digit): the way decimals' text is told from NaN and infinities.</summary>
+    private static bool IsJsonNumber(ReadOnlySpan<byte> text) =>
+        text.Length > 0 && (char.IsAsciiDigit((char)text[0]) || (text[0] == '-' && text.Length > 1 && char.IsAsciiDigit((char)text[1])));
+
+    private static int Digits(long value)
+    {
+        var negative = value < 0;
+        var magnitude = negative ? (ulong)(-(value + 1)) + 1 : (ulong)value;
+        var n = 1;
+        while (magnitude >= 10)
+        {
+            magnitude /= 10;
+            n++;
+        }
+        return negative ? n + 1 : n;
+    }
+
+    // ---- the record hash ---------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Each row's <c>_record_hash</c> as 32 lowercase hex bytes at <c>32 * row</c> (computed on first use): MD5 of the
+    /// row's canonical JSON (keys sorted ordinally, no whitespace), equal to <see cref="RecordHasher.Md5Hex"/> of the record.
+    /// </summary>
+    public ReadOnlySpan<byte> Hashes => EnsureHashes();
+
+    private byte[] EnsureHashes()
+    {
+        if (Volatile.Read(ref _hashes) is { } done) return done;
+        lock (_gate)
+        {
+            if (_hashes is not null) return _hashes;
+            var hashes = new byte[Count * HashLength];
+            // Eight rows' canonical texts in one buffer, hashed together (one per vector lane).
+            var longest = 0;
+            for (var row = 0; row < Count; row++) longest = Math.Max(longest, _jsonLength[row]);
+            var hasJson = Array.Exists(_columns, col => col.Kind == BatchKind.Json);
+            var buffer = hasJson ? null : ArrayPool<byte>.Shared.Rent(8 * longest);
+            Span<int> starts = stackalloc int[8];
+            Span<int> lengths = stackalloc int[8];
+            Span<byte> digests = stackalloc byte[8 * Md5.HashSize];
+            try
+            {
+                for (var from = 0; from < Count; from += 8)
+                {
+                    var n = Math.Min(8, Count - from);
+                    if (buffer is null || n < 8 || !Md5.IsBatchAccelerated)
+                    {
+                        for (var row = from; row < from + n; row++) Md5.HashHexUtf8(Canonical(row), hashes.AsSpan(row * HashLength, HashLength));
+                        continue;
+                    }
+                    var at = 0;
+                    for (var l = 0; l < 8; l++)
+                    {
+                        starts[l] = at;
+                        // A row's canonical text is its JSON reordered (no Json column here): the same length.
+                        at = WriteRow(buffer, at, from + l, canonical: true, _canonicalOrder);
+                        lengths[l] = at - starts[l];
+                    }
+                    Md5.HashData8(buffer, starts, lengths, digests);
+                    for (var l = 0; l < 8; l++) Md5.ToHexUtf8(digests.Slice(l * Md5.HashSize, Md5.HashSize), hashes.AsSpan((from + l) * HashLength, HashLength));
+                }
+            }
+            finally
+            {
+                if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            }
+            Volatile.Write(ref _hashes, hashes);
+            return hashes;
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/>'s canonical JSON (a Json column's value re-written with its keys sorted).</summary>
+    public byte[] Canonical(int row)
+    {
+        var length = _jsonLength[row];
+        for (var c = 0; c < _columns.Length; c++)
+        {
+            if (_columns[c].Kind == BatchKind.Json && _state[c][row] != 0) length += CanonicalJson(Bytes(c, row)).Length - Bytes(c, row).Length;
+        }
+        var buffer = new byte[length];
+        var end = WriteRow(buffer, 0, row, canonical: true, _canonicalOrder);
+        return end == length ? buffer : throw new InvalidOperationException($"row {row + 1}: wrote {end} bytes of canonical JSON, counted {length}");
+    }
+}
