@@ -91,8 +91,9 @@ internal sealed partial class ParquetDestination : IDestination
     {
         if (records.Length == 0) return [];
 
-        // One parallel pass over the records' UTF-8: columns and their types, every field located, every row hashed.
-        using var rows = await Task.Run(() => RowTable.Read(chunk.Key, records, cancellationToken), cancellationToken).ConfigureAwait(false);
+        // Rows of typed batches (a database source's pages) are read where the batches hold them; any other records in
+        // one parallel pass over their UTF-8: columns and their types, every field located, every row hashed.
+        using var rows = await Task.Run(() => (IPartTable?)BatchTable.TryRead(records, cancellationToken) ?? RowTable.Read(chunk.Key, records, cancellationToken), cancellationToken).ConfigureAwait(false);
         CheckColumnNames(chunk, rows.Names);
         var types = await ReconcileSchemaAsync(run, chunk, rows.Names, rows.Types, cancellationToken).ConfigureAwait(false);
 
@@ -182,7 +183,7 @@ internal sealed partial class ParquetDestination : IDestination
 
     // ---- partitions and files ----------------------------------------------------------------------------------
 
-    private List<PlannedFile> PlanFiles(RunContext run, WorkUnit chunk, Record[] records, RowTable table, Dictionary<string, int> next)
+    private List<PlannedFile> PlanFiles(RunContext run, WorkUnit chunk, Record[] records, IPartTable table, Dictionary<string, int> next)
     {
         var ingestionDate = run.IngestedAt.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var loadType = chunk.LoadType == LoadType.Full ? "full" : "incremental";
@@ -229,7 +230,7 @@ internal sealed partial class ParquetDestination : IDestination
                     {
                         IngestionDatePartition => ingestionDate,
                         LoadTypePartition => loadType,
-                        _ => PartitionValue(fieldColumns[i] < 0 ? null : table.Text(r, table.CellAt(r, fieldColumns[i]))),
+                        _ => PartitionValue(fieldColumns[i] < 0 ? null : table.Text(r, fieldColumns[i])),
                     };
                 }
                 if (values[i] != value) changed = true;
@@ -266,7 +267,7 @@ internal sealed partial class ParquetDestination : IDestination
             long bytes = 0;
             foreach (var r in rows)
             {
-                var size = EstimateBytes(table, r);
+                var size = table.EstimateBytes(r);
                 if (current.Count > 0 && bytes + size > _targetFileBytes)
                 {
                     files.Add(new PlannedFile(files.Count, FilePath(chunk, key, n), n, current));
@@ -285,9 +286,6 @@ internal sealed partial class ParquetDestination : IDestination
 
     private string FilePath(WorkUnit chunk, string partitionDirs, int n) =>
         $"{_pipeline}/{chunk.Stream}/{partitionDirs}{chunk.Key}-{n.ToString(CultureInfo.InvariantCulture)}.parquet";
-
-    /// <summary>A rough uncompressed size of a row (its JSON text plus the metadata columns): enough to roll files near the target.</summary>
-    private static long EstimateBytes(RowTable rows, int row) => 120 + rows.Json(row).Length;
 
     /// <summary>A record value (a string's text or any other value's JSON) as a Hive partition folder value: unsafe path characters become '_'.</summary>
     internal static string PartitionValue(string? text)

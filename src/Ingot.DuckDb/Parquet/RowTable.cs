@@ -37,7 +37,7 @@ internal readonly record struct Cell(int Start, int Length, CellKind Kind);
 /// bytes <see cref="RecordHasher"/> hashes). No object is built per field; rows are read in parallel blocks.
 /// Records held as objects are written to UTF-8 first.
 /// </summary>
-internal sealed class RowTable : IDisposable
+internal sealed class RowTable : IPartTable, IDisposable
 {
     public const int HashLength = 32;
     private const int BlockRows = 4096;
@@ -80,6 +80,20 @@ internal sealed class RowTable : IDisposable
     }
 
     public ReadOnlySpan<byte> Json(int row) => _json[row].Span;
+
+    public string? Text(int row, int column) => Text(row, CellAt(row, column));
+
+    public long EstimateBytes(int row) => 120 + _json[row].Length;
+
+    public int SampleHash(int row, int column)
+    {
+        var cell = CellAt(row, column);
+        var hash = new HashCode();
+        var isNull = cell.Kind is CellKind.Missing or CellKind.Null;
+        hash.Add(isNull);
+        if (!isNull) hash.AddBytes(Bytes(row, cell));
+        return hash.ToHashCode();
+    }
 
     public Cell CellAt(int row, int column) => _cells[row * Names.Count + column];
 

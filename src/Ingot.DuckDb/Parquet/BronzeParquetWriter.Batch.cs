@@ -1,0 +1,133 @@
+using System.Runtime.CompilerServices;
+using Ingot.Records;
+using ParquetSharp;
+
+namespace Ingot.DuckDb.Parquet;
+
+/// <summary>
+/// Field columns from typed batches (<see cref="BatchTable"/>): integers and booleans written as they are held, text as
+/// its bytes, decimals parsed from their digits once — the values and types the JSON path writes for the same records.
+/// </summary>
+internal static partial class BronzeParquetWriter
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteField(ColumnWriter column, BatchTable rows, int c, ColumnType type, List<int> order, int from, int to, Scratch scratch)
+    {
+        var kind = rows.Columns[c].Kind;
+        switch (type)
+        {
+            case ColumnType.BigInt when kind == BatchKind.Integer:
+                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.Int64(c, i));
+                break;
+            case ColumnType.BigInt when kind == BatchKind.Number:
+                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.IsNumberText(c, i) ? throw NotANumber(b, c, i) : RowTable.ParseInt64(b.Bytes(c, i)));
+                break;
+            case ColumnType.Double when kind == BatchKind.Integer:
+                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => (double)b.Int64(c, i));
+                break;
+            case ColumnType.Double when kind == BatchKind.Number:
+                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.IsNumberText(c, i) ? throw NotANumber(b, c, i) : RowTable.ParseDouble(b.Bytes(c, i)));
+                break;
+            case ColumnType.Boolean when kind == BatchKind.Boolean:
+                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.Int64(c, i) != 0);
+                break;
+            case ColumnType.Varchar:
+            {
+                // Strings as their value, numbers as their digits, booleans as true/false: the JSON path's text.
+                var writer = (ColumnWriter<ByteArray>)column;
+                Span<byte> digits = stackalloc byte[20];
+                for (var b = from; b < to; b += BatchRows)
+                {
+                    var n = Math.Min(BatchRows, to - b);
+                    var defs = scratch.Defs(n);
+                    scratch.StartBytes();
+                    for (var i = 0; i < n; i++)
+                    {
+                        var r = order[b + i];
+                        var batch = rows.BatchOf(r);
+                        var row = rows.RowOf(r);
+                        if (batch.IsNull(c, row))
+                        {
+                            defs[i] = 0;
+                            continue;
+                        }
+                        defs[i] = 1;
+                        switch (kind)
+                        {
+                            case BatchKind.Boolean:
+                                scratch.AddBytes(batch.Int64(c, row) != 0 ? "true"u8 : "false"u8);
+                                break;
+                            case BatchKind.Integer:
+                                batch.Int64(c, row).TryFormat(digits, out var length, default, System.Globalization.CultureInfo.InvariantCulture);
+                                scratch.AddBytes(digits[..length]);
+                                break;
+                            default:
+                                scratch.AddBytes(batch.Bytes(c, row));
+                                break;
+                        }
+                    }
+                    writer.WriteBatch(n, defs, default, scratch.ByteArrays());
+                }
+                break;
+            }
+            default:
+                // A list column (or a type the values cannot take): only nulls fit.
+                WriteNullsOrMisfit(column, rows, c, type, order, from, to, scratch);
+                break;
+        }
+    }
+
+    private delegate T BatchValue<T>(RowBatch batch, int column, int row);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteBatchValues<T>(ColumnWriter column, BatchTable rows, int c, List<int> order, int from, int to, Scratch scratch, BatchValue<T> value)
+        where T : unmanaged
+    {
+        var writer = (ColumnWriter<T>)column;
+        var values = new T[Math.Min(BatchRows, to - from)];
+        for (var b = from; b < to; b += BatchRows)
+        {
+            var n = Math.Min(BatchRows, to - b);
+            var defs = scratch.Defs(n);
+            var k = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var r = order[b + i];
+                var batch = rows.BatchOf(r);
+                var row = rows.RowOf(r);
+                if (batch.IsNull(c, row)) { defs[i] = 0; continue; }
+                defs[i] = 1;
+                values[k++] = value(batch, c, row);
+            }
+            writer.WriteBatch(n, defs, default, values.AsSpan(0, k));
+        }
+    }
+
+    private static void WriteNullsOrMisfit(ColumnWriter column, BatchTable rows, int c, ColumnType type, List<int> order, int from, int to, Scratch scratch)
+    {
+        var list = type.IsList();
+        for (var b = from; b < to; b += BatchRows)
+        {
+            var n = Math.Min(BatchRows, to - b);
+            var defs = scratch.Defs(n);
+            for (var i = 0; i < n; i++)
+            {
+                var r = order[b + i];
+                if (!rows.BatchOf(r).IsNull(c, rows.RowOf(r)))
+                    throw new InvalidDataException($"record {r + 1}: field '{rows.Names[c]}' holds {rows.KindOf(r, c)}, which does not fit the column's type {type.Sql()}");
+                defs[i] = 0;
+            }
+            switch (column)
+            {
+                case ColumnWriter<ByteArray> bytes: bytes.WriteBatch(n, defs, list ? defs : default, ReadOnlySpan<ByteArray>.Empty); break;
+                case ColumnWriter<double> doubles: doubles.WriteBatch(n, defs, list ? defs : default, ReadOnlySpan<double>.Empty); break;
+                case ColumnWriter<long> longs: longs.WriteBatch(n, defs, default, ReadOnlySpan<long>.Empty); break;
+                case ColumnWriter<bool> bools: bools.WriteBatch(n, defs, default, ReadOnlySpan<bool>.Empty); break;
+                default: throw new InvalidOperationException($"column '{rows.Names[c]}': no writer for {type.Sql()}");
+            }
+        }
+    }
+
+    private static InvalidDataException NotANumber(RowBatch batch, int column, int row) =>
+        new($"field '{batch.Columns[column].Name}' holds the string '{System.Text.Encoding.UTF8.GetString(batch.Bytes(column, row))}', which does not fit a number column");
+}
