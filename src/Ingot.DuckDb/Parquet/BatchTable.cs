@@ -66,7 +66,6 @@ internal sealed class BatchTable : IPartTable, IDisposable
         var count = records.Count;
         var batchOf = ArrayPool<RowBatch>.Shared.Rent(count);
         var rowOf = ArrayPool<int>.Shared.Rent(count);
-        var batches = new List<RowBatch>();
         for (var r = 0; r < count; r++)
         {
             if (!records[r].TryGetRow(out var batch, out var row) || batch.ColumnArray != columns)
@@ -74,17 +73,37 @@ internal sealed class BatchTable : IPartTable, IDisposable
                 Return(batchOf, rowOf, count);
                 return null;
             }
-            if (batches.Count == 0 || batches[^1] != batch) batches.Add(batch);
             batchOf[r] = batch;
             rowOf[r] = row;
         }
-        // Each batch hashes its own rows (once, whichever destination asks first), batches in parallel.
-        Parallel.ForEach(batches, new ParallelOptions { CancellationToken = cancellationToken }, b => _ = b.Hashes);
+        // Each batch hashes its rows into the part's array, batches in parallel. A part is mostly whole pages; a page whose
+        // records validation thinned (quarantined rows left out) is hashed whole and its kept rows' hashes copied.
         var hashes = ArrayPool<byte>.Shared.Rent(count * RowBatch.HashLength);
-        for (var r = 0; r < count; r++) batchOf[r].Hashes.Slice(rowOf[r] * RowBatch.HashLength, RowBatch.HashLength).CopyTo(hashes.AsSpan(r * RowBatch.HashLength));
+        var runs = new List<(RowBatch Batch, int At)>();
+        for (var r = 0; r < count; r++)
+        {
+            if (runs.Count == 0 || runs[^1].Batch != batchOf[r]) runs.Add((batchOf[r], r));
+        }
+        Parallel.ForEach(runs, new ParallelOptions { CancellationToken = cancellationToken }, run => Hash(run.Batch, run.At));
         var types = new List<ColumnType>(columns.Length);
         for (var c = 0; c < columns.Length; c++) types.Add(TypeOf(c, columns[c].Kind, batchOf, rowOf, count));
         return new BatchTable(count, batchOf, rowOf, columns, types, hashes);
+
+        void Hash(RowBatch batch, int at)
+        {
+            var first = rowOf[at];
+            var n = 1;
+            while (at + n < count && batchOf[at + n] == batch && rowOf[at + n] == first + n) n++;
+            if (first == 0 && n == batch.Count)
+            {
+                batch.WriteHashes(hashes.AsSpan(at * RowBatch.HashLength, n * RowBatch.HashLength));
+                return;
+            }
+            var all = ArrayPool<byte>.Shared.Rent(batch.Count * RowBatch.HashLength);
+            batch.WriteHashes(all);
+            for (var i = at; i < count && batchOf[i] == batch; i++) all.AsSpan(rowOf[i] * RowBatch.HashLength, RowBatch.HashLength).CopyTo(hashes.AsSpan(i * RowBatch.HashLength));
+            ArrayPool<byte>.Shared.Return(all);
+        }
     }
 
     /// <summary>The type <see cref="RowTable"/> gives the column's JSON values: none while every value is null.</summary>

@@ -28,8 +28,6 @@ internal sealed class PostgresSource : ISource
     private readonly TimeProvider _time;
     private readonly NpgsqlDataSource _db;
     private readonly ConcurrentDictionary<string, BatchColumn[]> _batchColumns = new(StringComparer.Ordinal);
-    // A stream's last full page's text sizes: the next page's text arrays start there.
-    private readonly ConcurrentDictionary<string, int[]> _textSizes = new(StringComparer.Ordinal);
     private readonly string _where;
     private readonly ConcurrentDictionary<string, StreamShape> _shapes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, HashSet<string>> _landedInWindow = new(StringComparer.Ordinal);
@@ -151,11 +149,10 @@ internal sealed class PostgresSource : ISource
         await using var cmd = where.Command(sql, conn);
         cmd.CommandTimeout = 0;
         await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
-        // Pages of a stream are alike: each starts at the text sizes the stream's last page reached (an eighth more).
         var columns = _batchColumns.GetOrAdd(spec.Name, _ => RowReader.BatchColumns(shape.Columns));
         var rows = Math.Min(BatchRecords, _spec.PageSize);
-        var batch = new RowBatch(columns, rows, _textSizes.GetValueOrDefault(spec.Name));
-        var eventTs = new List<DateTimeOffset?>(rows);
+        var batch = new RowBatch(columns, rows);
+        var records = new Record[rows];
         var first = true;
         var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
         var row = new RowReader(shape.Columns, _utf8);
@@ -175,25 +172,21 @@ internal sealed class PostgresSource : ISource
                 }
             }
             batch.EndRow();
-            eventTs.Add(ts);
+            records[batch.Count - 1] = Record.FromBatch(batch, batch.Count - 1, ts);
             if (batch.Count >= BatchRecords || batch.NdjsonLength >= BatchBytes)
             {
-                var sizes = batch.TextSizes();
-                _textSizes[spec.Name] = sizes;
-                yield return Page(unit, batch, eventTs, request, !first);
+                yield return Page(unit, batch, records, request, !first);
                 first = false;
-                batch = new RowBatch(columns, rows, sizes);
-                eventTs = new List<DateTimeOffset?>(rows);
+                batch = new RowBatch(columns, rows);
+                records = new Record[rows];
             }
         }
-        if (batch.Count >= BatchRecords / 2) _textSizes[spec.Name] = batch.TextSizes();
-        if (batch.Count > 0 || first) yield return Page(unit, batch, eventTs, request, !first);
+        if (batch.Count > 0 || first) yield return Page(unit, batch, records, request, !first);
     }
 
-    private FetchedPage Page(WorkUnit unit, RowBatch batch, List<DateTimeOffset?> eventTs, string request, bool continues)
+    private FetchedPage Page(WorkUnit unit, RowBatch batch, Record[] records, string request, bool continues)
     {
-        var records = new Record[batch.Count];
-        for (var i = 0; i < records.Length; i++) records[i] = Record.FromBatch(batch, i, eventTs[i]);
+        if (records.Length != batch.Count) Array.Resize(ref records, batch.Count);
         return new FetchedPage(unit.Key, default, request, 200, _time.GetUtcNow(), records)
         {
             Batch = batch,

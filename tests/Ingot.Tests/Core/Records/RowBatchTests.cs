@@ -123,7 +123,8 @@ public sealed class RowBatchTests
     {
         var batch = new RowBatch(Columns, rows);
         Fill(batch, rows, withJson);
-        var hashes = batch.Hashes.ToArray();
+        var hashes = new byte[rows * RowBatch.HashLength];
+        batch.WriteHashes(hashes);
         for (var r = 0; r < rows; r++)
         {
             var record = Record.FromBatch(batch, r, null);
@@ -156,7 +157,24 @@ public sealed class RowBatchTests
         Assert.Equal("{\"k\":1,\"t\":\"kept\"}\n{\"k\":3,\"t\":null}\n{\"k\":4,\"t\":\"x\"}\n", Encoding.UTF8.GetString(batch.Ndjson.Span));
         Assert.True(batch.IsNull(1, 1));
         Assert.Equal("x", Encoding.UTF8.GetString(batch.Bytes(1, 2)));
-        Assert.Equal([0, 5], batch.TextSizes());
+    }
+
+    [Fact]
+    public void Text_spreads_over_segments_and_a_value_longer_than_one_keeps_its_own()
+    {
+        var batch = new RowBatch([new("t", BatchKind.Text), new("n", BatchKind.Integer)], 16);
+        var values = new List<string>();
+        for (var i = 0; i < 400; i++)
+        {
+            // Mostly values that fill a 64 KB segment unevenly, some longer than a segment, some empty.
+            var value = (i % 50) switch { 7 => new string('x', 200_000 + i), 8 => "", _ => new string((char)('a' + i % 26), 1 + i * 37 % 3000) + "é" };
+            values.Add(value);
+            batch.Text(0, Encoding.UTF8.GetBytes(value));
+            batch.Integer(1, i);
+            batch.EndRow();
+        }
+        for (var i = 0; i < values.Count; i++) Assert.Equal(values[i], Encoding.UTF8.GetString(batch.Bytes(0, i)));
+        Assert.Equal(values[^1], JsonNode.Parse(batch.Json(values.Count - 1).Span)!["t"]!.GetValue<string>());
     }
 
     [Fact]
