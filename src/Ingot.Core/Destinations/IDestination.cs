@@ -175,6 +175,14 @@ public interface IDestination : IAsyncDisposable
     /// </summary>
     Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// The run is about to plan: a destination may start, in the background, what makes its first unit fast (compiling
+    /// its landing path). It must write nothing the run can see and must not fail the run; the default does nothing.
+    /// </summary>
+    void WarmUp()
+    {
+    }
+
     /// <summary>Run start: remove temp files a crashed run left behind; create what is missing.</summary>
     Task PrepareAsync(RunContext run, CancellationToken cancellationToken);
 

@@ -189,6 +189,8 @@ public sealed class Runner(
     private async Task<RunSummary> RunLeasedAsync(RunOptions options, Stopwatch clock, CancellationToken stop)
     {
         var none = CancellationToken.None;
+        // While the sources plan (connections, catalog and key queries), the destinations compile their landing paths.
+        foreach (var d in destinations) d.WarmUp();
         var request = await RequestAsync(options, none).ConfigureAwait(false);
         var plan = await Planner.PlanAsync(sources, request, stop).ConfigureAwait(false);
         // Before any state is written: the lake must not hold units this store does not know, and the plan must not

@@ -85,7 +85,9 @@ public sealed class RowBatch
     private readonly int[]?[] _starts;
     private readonly int[]?[] _lengths;
     private readonly int[] _used;
-    // Per column and row: 0 null, 1 a value, 2 a Number column's value that is not a JSON number (written as a string).
+    // Per column and row: 0 null, 1 a value, 2 a Number column's value that is not a JSON number (written as a string);
+    // with NeedsEscapes, a string whose JSON escapes some byte (decided once, when the value arrives).
+    private const byte NeedsEscapes = 0x80;
     private readonly byte[][] _state;
     private int[] _jsonLength;
     private int _capacity;
@@ -198,21 +200,23 @@ public sealed class RowBatch
         var offset = length == 0 ? 0 : _used[c];
         var value = length == 0 ? [] : segments[^1].AsSpan(offset, length);
         byte state = 1;
-        switch (_columns[c].Kind)
+        var kind = _columns[c].Kind;
+        if (kind == BatchKind.Json || (kind == BatchKind.Number && IsJsonNumber(value)))
         {
-            case BatchKind.Number when IsJsonNumber(value):
-                _rowJson += length;
-                break;
-            case BatchKind.Json:
-                _rowJson += length;
-                break;
-            case BatchKind.Number:
-                state = 2;
-                _rowJson += StringJsonLength(value);
-                break;
-            default:
-                _rowJson += StringJsonLength(value);
-                break;
+            _rowJson += length;
+        }
+        else
+        {
+            if (kind == BatchKind.Number) state = 2;
+            if (IsPlain(value))
+            {
+                _rowJson += 2 + length;
+            }
+            else
+            {
+                state |= NeedsEscapes;
+                _rowJson += 2 + JsonEncodedText.Encode(value, Encoder).EncodedUtf8Bytes.Length;
+            }
         }
         _starts[c]![Count] = length == 0 ? 0 : (segments.Count - 1) << 16 | offset;
         _lengths[c]![Count] = length;
@@ -267,7 +271,7 @@ public sealed class RowBatch
     public bool IsNull(int c, int row) => _state[c][row] == 0;
 
     /// <summary>A Number column's value that is not a JSON number (the record holds it as a string).</summary>
-    public bool IsNumberText(int c, int row) => _state[c][row] == 2;
+    public bool IsNumberText(int c, int row) => (_state[c][row] & ~NeedsEscapes) == 2;
 
     /// <summary>An Integer column's value, or a Boolean column's as 1 or 0.</summary>
     public long Int64(int c, int row) => _longs[c]![row];
@@ -354,7 +358,11 @@ public sealed class RowBatch
             case BatchKind.Json:
                 return Put(to, at, Bytes(c, row));
             default:
-                return PutString(to, at, Bytes(c, row));
+                // A string, as Utf8JsonWriter writes it with relaxed escaping.
+                to[at++] = (byte)'"';
+                at = (state & NeedsEscapes) == 0 ? Put(to, at, Bytes(c, row)) : Put(to, at, JsonEncodedText.Encode(Bytes(c, row), Encoder).EncodedUtf8Bytes);
+                to[at++] = (byte)'"';
+                return at;
         }
     }
 
@@ -366,21 +374,10 @@ public sealed class RowBatch
         return at + bytes.Length;
     }
 
-    /// <summary>A string value as <see cref="Utf8JsonWriter"/> writes it with relaxed escaping.</summary>
-    private static int PutString(byte[] to, int at, ReadOnlySpan<byte> value)
-    {
-        to[at++] = (byte)'"';
-        at = IsPlain(value) ? Put(to, at, value) : Put(to, at, JsonEncodedText.Encode(value, Encoder).EncodedUtf8Bytes);
-        to[at++] = (byte)'"';
-        return at;
-    }
-
     /// <summary>Printable ASCII without a quote or backslash: the relaxed encoder leaves it as it is.</summary>
-    private static bool IsPlain(ReadOnlySpan<byte> value) =>
-        value.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E) < 0 && value.IndexOfAny((byte)'"', (byte)'\\') < 0;
+    private static bool IsPlain(ReadOnlySpan<byte> value) => value.IndexOfAnyExcept(PlainBytes) < 0;
 
-    private static int StringJsonLength(ReadOnlySpan<byte> value) =>
-        2 + (IsPlain(value) ? value.Length : JsonEncodedText.Encode(value, Encoder).EncodedUtf8Bytes.Length);
+    private static readonly SearchValues<byte> PlainBytes = SearchValues.Create([.. Enumerable.Range(0x20, 0x7F - 0x20).Where(b => b is not ('"' or '\\')).Select(b => (byte)b)]);
 
     /// <summary>Text that starts as a JSON number does (a digit, or a minus and a digit): the way decimals' text is told from NaN and infinities.</summary>
     private static bool IsJsonNumber(ReadOnlySpan<byte> text) =>

@@ -76,6 +76,8 @@ internal sealed partial class ParquetDestination : IDestination
 
     public Task ProbeAsync(string pipeline, CancellationToken cancellationToken) => Storage.StoreProbe.ProbeAsync(_store, pipeline, cancellationToken);
 
+    public void WarmUp() => StartWarming();
+
     public async Task PrepareAsync(RunContext run, CancellationToken cancellationToken)
     {
         StartWarming();
