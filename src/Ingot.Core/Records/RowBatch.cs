@@ -37,13 +37,19 @@ public sealed class BatchColumn
         ArgumentNullException.ThrowIfNull(name);
         Name = name;
         Kind = kind;
+        Key = KeyFor(name);
+    }
+
+    /// <summary><c>"name":</c> as UTF-8, the name escaped the way the sources' JSON and the canonical JSON escape it.</summary>
+    public static byte[] KeyFor(string name)
+    {
         var encoded = JsonEncodedText.Encode(name, Encoder).EncodedUtf8Bytes;
         var key = new byte[encoded.Length + 3];
         key[0] = (byte)'"';
         encoded.CopyTo(key.AsSpan(1));
         key[^2] = (byte)'"';
         key[^1] = (byte)':';
-        Key = key;
+        return key;
     }
 
     public string Name { get; }

@@ -17,19 +17,19 @@ internal static partial class BronzeParquetWriter
         switch (type)
         {
             case ColumnType.BigInt when kind == BatchKind.Integer:
-                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.Int64(c, i));
+                WriteFixed<long, BatchValues<long>>(column, order, from, to, scratch, new(rows, c, static (b, c, i) => b.Int64(c, i)));
                 break;
             case ColumnType.BigInt when kind == BatchKind.Number:
-                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.IsNumberText(c, i) ? throw NotANumber(b, c, i) : RowTable.ParseInt64(b.Bytes(c, i)));
+                WriteFixed<long, BatchValues<long>>(column, order, from, to, scratch, new(rows, c, static (b, c, i) => b.IsNumberText(c, i) ? throw NotANumber(b, c, i) : RowTable.ParseInt64(b.Bytes(c, i))));
                 break;
             case ColumnType.Double when kind == BatchKind.Integer:
-                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => (double)b.Int64(c, i));
+                WriteFixed<double, BatchValues<double>>(column, order, from, to, scratch, new(rows, c, static (b, c, i) => (double)b.Int64(c, i)));
                 break;
             case ColumnType.Double when kind == BatchKind.Number:
-                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.IsNumberText(c, i) ? throw NotANumber(b, c, i) : RowTable.ParseDouble(b.Bytes(c, i)));
+                WriteFixed<double, BatchValues<double>>(column, order, from, to, scratch, new(rows, c, static (b, c, i) => b.IsNumberText(c, i) ? throw NotANumber(b, c, i) : RowTable.ParseDouble(b.Bytes(c, i))));
                 break;
             case ColumnType.Boolean when kind == BatchKind.Boolean:
-                WriteBatchValues(column, rows, c, order, from, to, scratch, static (b, c, i) => b.Int64(c, i) != 0);
+                WriteFixed<bool, BatchValues<bool>>(column, order, from, to, scratch, new(rows, c, static (b, c, i) => b.Int64(c, i) != 0));
                 break;
             case ColumnType.Varchar:
             {
@@ -79,27 +79,18 @@ internal static partial class BronzeParquetWriter
 
     private delegate T BatchValue<T>(RowBatch batch, int column, int row);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteBatchValues<T>(ColumnWriter column, BatchTable rows, int c, List<int> order, int from, int to, Scratch scratch, BatchValue<T> value)
+    /// <summary>A typed part's values of one column, converted by <paramref name="Value"/>.</summary>
+    private readonly record struct BatchValues<T>(BatchTable Rows, int Column, BatchValue<T> Value) : IFixedValues<T>
         where T : unmanaged
     {
-        var writer = (ColumnWriter<T>)column;
-        var values = new T[Math.Min(BatchRows, to - from)];
-        for (var b = from; b < to; b += BatchRows)
+        public bool TryGet(int row, out T value)
         {
-            var n = Math.Min(BatchRows, to - b);
-            var defs = scratch.Defs(n);
-            var k = 0;
-            for (var i = 0; i < n; i++)
-            {
-                var r = order[b + i];
-                var batch = rows.BatchOf(r);
-                var row = rows.RowOf(r);
-                if (batch.IsNull(c, row)) { defs[i] = 0; continue; }
-                defs[i] = 1;
-                values[k++] = value(batch, c, row);
-            }
-            writer.WriteBatch(n, defs, default, values.AsSpan(0, k));
+            var batch = Rows.BatchOf(row);
+            var i = Rows.RowOf(row);
+            value = default;
+            if (batch.IsNull(Column, i)) return false;
+            value = Value(batch, Column, i);
+            return true;
         }
     }
 

@@ -181,13 +181,13 @@ internal static partial class BronzeParquetWriter
         switch (type)
         {
             case ColumnType.BigInt:
-                WriteValues(column, rows, c, type, order, from, to, scratch, static (rows, r, cell) => RowTable.ParseInt64(rows.Bytes(r, cell)), CellKind.Number);
+                WriteFixed<long, CellValues<long>>(column, order, from, to, scratch, new(rows, c, type, static (rows, r, cell) => RowTable.ParseInt64(rows.Bytes(r, cell)), CellKind.Number, CellKind.Missing));
                 break;
             case ColumnType.Double:
-                WriteValues(column, rows, c, type, order, from, to, scratch, static (rows, r, cell) => RowTable.ParseDouble(rows.Bytes(r, cell)), CellKind.Number);
+                WriteFixed<double, CellValues<double>>(column, order, from, to, scratch, new(rows, c, type, static (rows, r, cell) => RowTable.ParseDouble(rows.Bytes(r, cell)), CellKind.Number, CellKind.Missing));
                 break;
             case ColumnType.Boolean:
-                WriteValues(column, rows, c, type, order, from, to, scratch, static (_, _, cell) => cell.Kind == CellKind.True, CellKind.True, CellKind.False);
+                WriteFixed<bool, CellValues<bool>>(column, order, from, to, scratch, new(rows, c, type, static (_, _, cell) => cell.Kind == CellKind.True, CellKind.True, CellKind.False));
                 break;
             case ColumnType.VarcharList or ColumnType.EmptyList or ColumnType.DoubleList:
                 WriteList(column, rows, c, type, order, from, to, scratch);
@@ -233,11 +233,33 @@ internal static partial class BronzeParquetWriter
 
     private delegate T CellValue<T>(RowTable rows, int row, Cell cell);
 
-    /// <summary>A fixed-width column: each cell of one of the <paramref name="kinds"/> converted by <paramref name="value"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteValues<T>(ColumnWriter column, RowTable rows, int c, ColumnType type, List<int> order, int from, int to, Scratch scratch, CellValue<T> value,
-        CellKind kind, CellKind otherKind = CellKind.Missing)
+    /// <summary>Where a fixed-width column's values come from: false for a null (or missing) value.</summary>
+    private interface IFixedValues<T>
         where T : unmanaged
+    {
+        bool TryGet(int row, out T value);
+    }
+
+    /// <summary>A row table's cells of one of <paramref name="Kind"/>, <paramref name="OtherKind"/>, converted by <paramref name="Value"/>.</summary>
+    private readonly record struct CellValues<T>(RowTable Rows, int Column, ColumnType Type, CellValue<T> Value, CellKind Kind, CellKind OtherKind) : IFixedValues<T>
+        where T : unmanaged
+    {
+        public bool TryGet(int row, out T value)
+        {
+            var cell = Rows.CellAt(row, Column);
+            value = default;
+            if (cell.Kind is CellKind.Missing or CellKind.Null) return false;
+            if (cell.Kind != Kind && cell.Kind != OtherKind) throw Misfit(Rows, row, Column, cell, Type);
+            value = Value(Rows, row, cell);
+            return true;
+        }
+    }
+
+    /// <summary>A fixed-width column (BIGINT, DOUBLE, BOOLEAN): definition levels and the present values, batch by batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteFixed<T, TValues>(ColumnWriter column, List<int> order, int from, int to, Scratch scratch, TValues source)
+        where T : unmanaged
+        where TValues : IFixedValues<T>
     {
         var writer = (ColumnWriter<T>)column;
         var values = new T[Math.Min(BatchRows, to - from)];
@@ -248,12 +270,9 @@ internal static partial class BronzeParquetWriter
             var k = 0;
             for (var i = 0; i < n; i++)
             {
-                var r = order[b + i];
-                var cell = rows.CellAt(r, c);
-                if (cell.Kind is CellKind.Missing or CellKind.Null) { defs[i] = 0; continue; }
-                if (cell.Kind != kind && cell.Kind != otherKind) throw Misfit(rows, r, c, cell, type);
+                if (!source.TryGet(order[b + i], out var value)) { defs[i] = 0; continue; }
                 defs[i] = 1;
-                values[k++] = value(rows, r, cell);
+                values[k++] = value;
             }
             writer.WriteBatch(n, defs, default, values.AsSpan(0, k));
         }

@@ -573,13 +573,7 @@ internal sealed class RowTable : IPartTable, IDisposable
             Names.Add(text);
             Types.Add(ColumnType.Unknown);
             _nameUtf8.Add(name.ToArray());
-            var encoded = JsonEncodedText.Encode(text, Encoder).EncodedUtf8Bytes;
-            var canonicalName = new byte[encoded.Length + 3];
-            canonicalName[0] = (byte)'"';
-            encoded.CopyTo(canonicalName.AsSpan(1));
-            canonicalName[^2] = (byte)'"';
-            canonicalName[^1] = (byte)':';
-            _canonicalName.Add(canonicalName);
+            _canonicalName.Add(BatchColumn.KeyFor(text));
             if (_seen.Length < Names.Count) Array.Resize(ref _seen, _seen.Length * 2);
             return column;
         }
