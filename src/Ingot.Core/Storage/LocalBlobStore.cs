@@ -50,6 +50,13 @@ public sealed class LocalBlobStore : IBlobStore
             fs.Flush(flushToDisk: true);
         }
         var sameDir = string.Equals(Path.GetDirectoryName(Path.GetFullPath(localFile)), dir, StringComparison.Ordinal);
+        // On one filesystem the synced file is renamed straight over the target: atomic, and nothing to copy or sync
+        // again (a temp name and a second fsync per file only pay across devices, where rename(2) fails with EXDEV).
+        if (!sameDir && !OperatingSystem.IsWindows() && Libc.rename(localFile, target) == 0)
+        {
+            FsyncDirectory(dir);
+            return Task.CompletedTask;
+        }
         if (!sameDir)
         {
             // Bring the file beside the target under a temp name first: a rename on one filesystem, a copy across devices.
@@ -174,6 +181,9 @@ internal static partial class Libc
 
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     public static partial int fsync(int fd);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "rename", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int rename(string from, string to);
 
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close")]
     public static partial int close(int fd);

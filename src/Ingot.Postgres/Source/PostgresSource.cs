@@ -144,7 +144,10 @@ internal sealed class PostgresSource : ISource
         where.After(after);
         where.Before(upTo);
         var keyTexts = skip is null ? "" : ", " + string.Join(", ", shape.KeyTexts());
-        var sql = $"SELECT {string.Join(", ", shape.Columns.Select(c => c.Expression))}, {shape.EventTs}{keyTexts} FROM {shape.From} WHERE {where.Text} ORDER BY {shape.OrderBy}";
+        // The event time is selected on its own only when it is not a record column read anyway.
+        var eventColumn = shape.EventColumn;
+        var eventTs = eventColumn >= 0 ? "" : $", {shape.EventTs}";
+        var sql = $"SELECT {string.Join(", ", shape.Columns.Select(c => c.Expression))}{eventTs}{keyTexts} FROM {shape.From} WHERE {where.Text} ORDER BY {shape.OrderBy}";
         var request = $"SELECT {shape.Relation} {Conditions.Describe(after, upTo)} ON {_where}";
         await using var cmd = where.Command(sql, conn);
         cmd.CommandTimeout = 0;
@@ -155,15 +158,16 @@ internal sealed class PostgresSource : ISource
         var records = new Record[rows];
         var first = true;
         var texts = skip is null ? [] : new string[shape.KeyColumns.Count];
-        var row = new RowReader(shape.Columns, _utf8);
+        var row = new RowReader(shape.Columns, _utf8, eventColumn);
         var ev = shape.Columns.Count;
+        var keysAt = eventColumn >= 0 ? ev : ev + 1;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             row.Read(reader, 0, batch);
-            DateTimeOffset? ts = reader.IsDBNull(ev) ? null : new DateTimeOffset(reader.GetFieldValue<DateTime>(ev), TimeSpan.Zero);
+            var ts = eventColumn >= 0 ? row.EventTime : reader.IsDBNull(ev) ? null : new DateTimeOffset(reader.GetFieldValue<DateTime>(ev), TimeSpan.Zero);
             if (skip is not null)
             {
-                for (var i = 0; i < texts.Length; i++) texts[i] = reader.GetString(ev + 1 + i);
+                for (var i = 0; i < texts.Length; i++) texts[i] = reader.GetString(keysAt + i);
                 if (skip.Contains(LookbackMemo.Hash(texts)))
                 {
                     // Landed before: the row is not kept.

@@ -53,10 +53,17 @@ internal sealed record RecordColumn(string Name, Codec Codec, string Expression)
 /// made into a .NET string. Measured on the postgres-source bench's 1 M orders against writing each row's JSON with
 /// <see cref="Utf8JsonWriter"/> and scanning it back in the Parquet destination: see docs/postgres-source.md.
 /// </summary>
-internal sealed class RowReader(IReadOnlyList<RecordColumn> columns, bool utf8 = false)
+/// <para>
+/// With <paramref name="eventColumn"/> (the index of a timestamp or date record column) the row's event time is taken from
+/// that column's value as it is read (<see cref="EventTime"/>), instead of the database selecting the same value again.
+/// </para>
+internal sealed class RowReader(IReadOnlyList<RecordColumn> columns, bool utf8 = false, int eventColumn = -1)
 {
     // An array, not the list: one interface call less per value.
     private readonly Codec[] _codecs = [.. columns.Select(c => c.Codec)];
+
+    /// <summary>The event time of the row <see cref="Read"/> read last, from its event column (null when the value is NULL).</summary>
+    public DateTimeOffset? EventTime { get; private set; }
 
     /// <summary>The batch columns for <paramref name="columns"/>: one array per stream, shared by its pages.</summary>
     public static BatchColumn[] BatchColumns(IReadOnlyList<RecordColumn> columns) =>
@@ -80,6 +87,7 @@ internal sealed class RowReader(IReadOnlyList<RecordColumn> columns, bool utf8 =
             if (reader.IsDBNull(i))
             {
                 batch.Null(c);
+                if (c == eventColumn) EventTime = null;
                 continue;
             }
             switch (codecs[c])
@@ -89,9 +97,19 @@ internal sealed class RowReader(IReadOnlyList<RecordColumn> columns, bool utf8 =
                 case Codec.Int32: batch.Integer(c, reader.GetInt32(i)); break;
                 case Codec.Int64: batch.Integer(c, reader.GetInt64(i)); break;
                 case Codec.Uuid: Guid(batch, c, reader.GetGuid(i)); break;
-                case Codec.TimestampTz: Timestamp(batch, c, reader.GetFieldValue<DateTime>(i), "+00:00"); break;
-                case Codec.Timestamp: Timestamp(batch, c, reader.GetFieldValue<DateTime>(i), ""); break;
-                case Codec.Date: Date(batch, c, reader.GetFieldValue<DateOnly>(i)); break;
+                case Codec.TimestampTz or Codec.Timestamp:
+                    var t = reader.GetFieldValue<DateTime>(i);
+                    // A timestamp without zone is the UTC instant of its wall time, as the selected event time is.
+                    if (c == eventColumn) EventTime = new DateTimeOffset(t.Ticks, TimeSpan.Zero);
+                    Timestamp(batch, c, t, codecs[c] == Codec.TimestampTz ? "+00:00" : "");
+                    break;
+                case Codec.Date:
+                    var d = reader.GetFieldValue<DateOnly>(i);
+                    // Midnight UTC; the infinities as a timestamp's (Npgsql's DateTime ends).
+                    if (c == eventColumn)
+                        EventTime = d == DateOnly.MaxValue ? DateTimeOffset.MaxValue : d == DateOnly.MinValue ? DateTimeOffset.MinValue : new DateTimeOffset(d.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+                    Date(batch, c, d);
+                    break;
                 default:
                     // String, Number and Json: the server's text.
                     if (utf8) Utf8(reader, i, batch, c);

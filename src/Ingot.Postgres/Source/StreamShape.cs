@@ -39,7 +39,14 @@ internal sealed class StreamShape
                 _ => $"ingot_q.{Sql.Quote(ev)}::timestamp AT TIME ZONE 'UTC'",
             }
             : "NULL::timestamptz";
+        EventColumn = spec.EventTime is { } e ? Columns.ToList().FindIndex(col => col.Name == e && col.Codec is Codec.TimestampTz or Codec.Timestamp or Codec.Date) : -1;
     }
+
+    /// <summary>
+    /// The record column the event time is read from (its typed value, the same instant <see cref="EventTs"/> selects), or
+    /// -1 when the event time is not one of the record's columns and is selected on its own.
+    /// </summary>
+    public int EventColumn { get; }
 
     public PostgresStreamSpec Spec { get; }
 

@@ -275,6 +275,53 @@ public sealed class PostgresSourceTests(PostgresFixture pg) : IClassFixture<Post
     }
 
     [Theory]
+    // The event time read from its record column as the row is read, and (the column left out of `columns:`) selected on its own.
+    [InlineData("ts", true)]
+    [InlineData("ts", false)]
+    [InlineData("lts", true)]
+    [InlineData("lts", false)]
+    [InlineData("dt", true)]
+    [InlineData("dt", false)]
+    public async Task Fetch_EventTimeOfEachKind_SameInstantWhetherARecordColumnOrNot(string column, bool recorded)
+    {
+        // Given rows whose timestamptz, timestamp and date columns hold a value, NULL and infinity
+        var cs = await pg.CreateDatabaseAsync("src");
+        await PostgresFixture.ExecuteAsync(cs,
+            "CREATE TABLE t (id int PRIMARY KEY, ts timestamptz, lts timestamp, dt date, updated_at timestamptz NOT NULL)",
+            """
+            INSERT INTO t VALUES (1, '2024-01-15 10:30:00.123456+02', '2024-01-15 10:30:00.5', '2024-01-15', now()),
+              (2, NULL, NULL, NULL, now()), (3, 'infinity', '-infinity', 'infinity', now())
+            """);
+        await SettleAsync();
+        var columns = recorded ? "" : $"columns: [id, {string.Join(", ", new[] { "ts", "lts", "dt" }.Where(c => c != column))}]";
+        await using var h = new SourceHarness(Yaml(cs, $"""
+                - name: t
+                  table: t
+                  primary_key: [id]
+                  cursor: updated_at
+                  event_time: {column}
+                  {columns}
+            """));
+
+        // When it lands
+        await h.RunAsync();
+        var records = h.Landed.Values.Single().Pages.SelectMany(p => p.Records).ToList();
+
+        // Then each row carries the instant the column holds (a timestamp without zone and a date as UTC), null for NULL
+        records.Count.ShouldBe(3);
+        records[0].EventTs.ShouldBe(column switch
+        {
+            "ts" => new DateTimeOffset(2024, 1, 15, 8, 30, 0, TimeSpan.Zero).AddTicks(1234560),
+            "lts" => new DateTimeOffset(2024, 1, 15, 10, 30, 0, 500, TimeSpan.Zero),
+            _ => new DateTimeOffset(2024, 1, 15, 0, 0, 0, TimeSpan.Zero),
+        });
+        records[1].EventTs.ShouldBeNull();
+        records[2].EventTs.ShouldBe(column == "lts" ? DateTimeOffset.MinValue : DateTimeOffset.MaxValue);
+        // And the record's columns are the ones asked for
+        records[0].Fields.ContainsKey(column).ShouldBe(recorded);
+    }
+
+    [Theory]
     // Text read as the UTF-8 bytes the server sends, and (another client encoding) as .NET strings.
     [InlineData("")]
     [InlineData(";Client Encoding=LATIN1;Encoding=ISO-8859-1")]

@@ -88,6 +88,28 @@ public sealed class LocalBlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task PutFileAsync_FromAnotherDevice_CopiesReplacesExistingAndConsumesLocalFile()
+    {
+        // Given a file on another filesystem (tmpfs; rename(2) fails with EXDEV) and an older version at the target
+        Assert.SkipUnless(Directory.Exists("/dev/shm") && DeviceOf("/dev/shm") != DeviceOf(_store.Root), "no second filesystem to copy from");
+        await _store.WriteAsync("p/obs/part-0.parquet", Encoding.UTF8.GetBytes("old"), Ct);
+        var local = Path.Combine("/dev/shm", $"ingot-test-{Guid.NewGuid():N}.parquet");
+        File.WriteAllText(local, "parquet bytes");
+
+        // When
+        await _store.PutFileAsync("p/obs/part-0.parquet", local, Ct);
+
+        // Then the copy took the target's name, no temp name is left, and the local file is gone
+        File.Exists(local).ShouldBeFalse();
+        File.ReadAllText(_store.FullPath("p/obs/part-0.parquet")).ShouldBe("parquet bytes");
+        AllFiles().ShouldBe(["p/obs/part-0.parquet"]);
+    }
+
+    private static ulong DeviceOf(string path) =>
+        ulong.Parse(System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%d", path]) { RedirectStandardOutput = true })!
+            .StandardOutput.ReadToEnd().Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public async Task PutFileAsync_FromScratchFolder_ReplacesExisting()
     {
         // Given
