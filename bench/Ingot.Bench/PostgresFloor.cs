@@ -154,6 +154,9 @@ internal static class PostgresFloor
         Array.Fill(values, new ByteArray(Marshal.UnsafeAddrOfPinnedArrayElement(bytes, 0), bytes.Length));
         using var column = (ColumnWriter<ByteArray>)group.NextColumn();
         column.WriteBatch(defs.Length, defs, default, values);
+        // The values are raw pointers into the array: without this the GC may free it (unreachable once the pointers
+        // are taken) while ParquetSharp still reads it — a run of the bench died of SIGSEGV in this floor.
+        GC.KeepAlive(bytes);
     }
 
     /// <summary>
