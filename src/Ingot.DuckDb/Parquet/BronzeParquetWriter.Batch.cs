@@ -32,48 +32,38 @@ internal static partial class BronzeParquetWriter
                 WriteFixed<bool, BatchValues<bool>>(column, order, from, to, scratch, new(rows, c, static (b, c, i) => b.Int64(c, i) != 0));
                 break;
             case ColumnType.Varchar:
-            {
                 // Strings as their value, numbers as their digits, booleans as true/false: the JSON path's text.
-                var writer = (ColumnWriter<ByteArray>)column;
-                Span<byte> digits = stackalloc byte[20];
-                for (var b = from; b < to; b += BatchRows)
-                {
-                    var n = Math.Min(BatchRows, to - b);
-                    var defs = scratch.Defs(n);
-                    scratch.StartBytes();
-                    for (var i = 0; i < n; i++)
-                    {
-                        var r = order[b + i];
-                        var batch = rows.BatchOf(r);
-                        var row = rows.RowOf(r);
-                        if (batch.IsNull(c, row))
-                        {
-                            defs[i] = 0;
-                            continue;
-                        }
-                        defs[i] = 1;
-                        switch (kind)
-                        {
-                            case BatchKind.Boolean:
-                                scratch.AddBytes(batch.Int64(c, row) != 0 ? "true"u8 : "false"u8);
-                                break;
-                            case BatchKind.Integer:
-                                batch.Int64(c, row).TryFormat(digits, out var length, default, System.Globalization.CultureInfo.InvariantCulture);
-                                scratch.AddBytes(digits[..length]);
-                                break;
-                            default:
-                                scratch.AddBytes(batch.Bytes(c, row));
-                                break;
-                        }
-                    }
-                    writer.WriteBatch(n, defs, default, scratch.ByteArrays());
-                }
+                WriteText(column, order, from, to, scratch, new BatchText(rows, c, kind));
                 break;
-            }
             default:
                 // A list column (or a type the values cannot take): only nulls fit.
                 WriteNullsOrMisfit(column, rows, c, type, order, from, to, scratch);
                 break;
+        }
+    }
+
+    /// <summary>A typed part's values of one column as the JSON path's text.</summary>
+    private readonly record struct BatchText(BatchTable Rows, int Column, BatchKind Kind) : ITextValues
+    {
+        public bool TryAdd(int row, Scratch scratch)
+        {
+            var batch = Rows.BatchOf(row);
+            var i = Rows.RowOf(row);
+            if (batch.IsNull(Column, i)) return false;
+            switch (Kind)
+            {
+                case BatchKind.Boolean:
+                    scratch.AddBytes(batch.Int64(Column, i) != 0 ? "true"u8 : "false"u8);
+                    break;
+                case BatchKind.Integer:
+                    batch.Int64(Column, i).TryFormat(scratch.Text, out var length, default, System.Globalization.CultureInfo.InvariantCulture);
+                    scratch.AddBytes(scratch.Text.AsSpan(0, length));
+                    break;
+                default:
+                    scratch.AddBytes(batch.Bytes(Column, i));
+                    break;
+            }
+            return true;
         }
     }
 

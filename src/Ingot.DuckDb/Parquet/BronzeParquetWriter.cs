@@ -193,41 +193,48 @@ internal static partial class BronzeParquetWriter
                 WriteList(column, rows, c, type, order, from, to, scratch);
                 break;
             default:
-            {
                 // Strings as their value, anything else as its compact JSON text (numbers keep the source's digits).
-                var writer = (ColumnWriter<ByteArray>)column;
-                for (var b = from; b < to; b += BatchRows)
-                {
-                    var n = Math.Min(BatchRows, to - b);
-                    var defs = scratch.Defs(n);
-                    scratch.StartBytes();
-                    for (var i = 0; i < n; i++)
-                    {
-                        var r = order[b + i];
-                        var cell = rows.CellAt(r, c);
-                        switch (cell.Kind)
-                        {
-                            case CellKind.Missing or CellKind.Null:
-                                defs[i] = 0;
-                                break;
-                            case CellKind.String:
-                                defs[i] = 1;
-                                scratch.AddBytes(rows.Bytes(r, cell));
-                                break;
-                            case CellKind.EscapedString:
-                                defs[i] = 1;
-                                scratch.AddBytes(rows.StringValue(r, cell, ref scratch.Text));
-                                break;
-                            default:
-                                defs[i] = 1;
-                                scratch.AddBytes(rows.JsonText(r, cell, ref scratch.Text));
-                                break;
-                        }
-                    }
-                    writer.WriteBatch(n, defs, default, scratch.ByteArrays());
-                }
+                WriteText(column, order, from, to, scratch, new CellText(rows, c));
                 break;
+        }
+    }
+
+    /// <summary>Where a text column's values come from: adds the row's bytes to the scratch, or false for a null (or missing) value.</summary>
+    private interface ITextValues
+    {
+        bool TryAdd(int row, Scratch scratch);
+    }
+
+    /// <summary>A row table's cells of one column as text.</summary>
+    private readonly record struct CellText(RowTable Rows, int Column) : ITextValues
+    {
+        public bool TryAdd(int row, Scratch scratch)
+        {
+            var cell = Rows.CellAt(row, Column);
+            switch (cell.Kind)
+            {
+                case CellKind.Missing or CellKind.Null: return false;
+                case CellKind.String: scratch.AddBytes(Rows.Bytes(row, cell)); break;
+                case CellKind.EscapedString: scratch.AddBytes(Rows.StringValue(row, cell, ref scratch.Text)); break;
+                default: scratch.AddBytes(Rows.JsonText(row, cell, ref scratch.Text)); break;
             }
+            return true;
+        }
+    }
+
+    /// <summary>A VARCHAR column: definition levels and the present values' bytes, batch by batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteText<TText>(ColumnWriter column, List<int> order, int from, int to, Scratch scratch, TText source)
+        where TText : ITextValues
+    {
+        var writer = (ColumnWriter<ByteArray>)column;
+        for (var b = from; b < to; b += BatchRows)
+        {
+            var n = Math.Min(BatchRows, to - b);
+            var defs = scratch.Defs(n);
+            scratch.StartBytes();
+            for (var i = 0; i < n; i++) defs[i] = source.TryAdd(order[b + i], scratch) ? (short)1 : (short)0;
+            writer.WriteBatch(n, defs, default, scratch.ByteArrays());
         }
     }
 
